@@ -1,0 +1,247 @@
+/**
+ * The command line: parses argv with commander and dispatches to the client
+ * commands or the daemon. All user-facing failures become a message on stderr
+ * and an exit code here, in one place.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig, ConfigError, type LoadedConfig } from './config/load.js';
+import type { Hooks } from './hooks/hooks.js';
+import { resolvePaths, SYSTEM_CONFIG_PATH, userConfigPath, PathError, type Paths } from './paths.js';
+import { sessionNameProblem } from './protocol/names.js';
+import { parseDuration } from './util/duration.js';
+import { splitShellWords } from './util/shell-words.js';
+import { VERSION } from './version.js';
+import { ExitCode, UserError } from './client/errors.js';
+import { connect, connectExisting, type DaemonConnection } from './client/connect.js';
+
+interface GlobalOptions {
+  socket?: string;
+  configFile?: string;
+  logFile?: string;
+  verbose: number;
+  daemonize: boolean;
+}
+
+const increase = (_: string, previous: number): number => previous + 1;
+
+function warn(msg: string): void {
+  process.stderr.write(`tshpool: warning: ${msg}\n`);
+}
+
+function checkName(name: string): string {
+  const problem = sessionNameProblem(name);
+  if (problem) throw new UserError(`invalid session name ${JSON.stringify(name)}: ${problem}`, ExitCode.Usage);
+  return name;
+}
+
+class Context {
+  constructor(
+    readonly global: GlobalOptions,
+    readonly hooks: Hooks,
+  ) {}
+
+  get paths(): Paths {
+    return resolvePaths({ socket: this.global.socket, logFile: this.global.logFile });
+  }
+
+  loadConfig(quiet = false): LoadedConfig {
+    const loaded = loadConfig({ explicitFile: this.global.configFile ?? null, systemFile: SYSTEM_CONFIG_PATH, userFile: userConfigPath() });
+    if (!quiet) loaded.warnings.forEach(warn);
+    return loaded;
+  }
+
+  /** Options a daemon started by this client must see too. */
+  globalArgs(): string[] {
+    const args: string[] = [];
+    if (this.global.socket) args.push('--socket', this.global.socket);
+    if (this.global.configFile) args.push('--config-file', this.global.configFile);
+    if (this.global.logFile) args.push('--log-file', this.global.logFile);
+    for (let i = 0; i < this.global.verbose; i++) args.push('-v');
+    return args;
+  }
+
+  async connect(): Promise<DaemonConnection> {
+    const { config } = this.loadConfig(true);
+    return connect({
+      paths: this.paths,
+      autoStart: this.global.daemonize && !config.nodaemonize,
+      launch: { script: process.argv[1]!, globalArgs: this.globalArgs() },
+      notice: (m) => process.stderr.write(`tshpool: ${m}\n`),
+    });
+  }
+
+  /** Runs `fn` with a connection and always closes it. */
+  async with<T>(fn: (c: DaemonConnection) => Promise<T> | T): Promise<T> {
+    const conn = await this.connect();
+    try {
+      return await fn(conn);
+    } finally {
+      conn.close();
+    }
+  }
+}
+
+function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Command {
+  const program = new Command('tshpool');
+  let ctx: Context;
+  const context = (): Context => (ctx ??= new Context(program.opts<GlobalOptions>(), hooks));
+  const run = (fn: () => Promise<number> | number): void => setResult(Promise.resolve().then(fn));
+
+  program
+    .description('Persistent shell sessions that survive dropped connections.')
+    .version(VERSION, '--version', 'print the version')
+    .option('--socket <path>', 'daemon socket (default $XDG_RUNTIME_DIR/tshpool/tshpool.socket or ${TMPDIR:-/tmp}/tshpool-<uid>/tshpool.socket)')
+    .option('--config-file <file>', 'use this config file alone (default ~/.config/tshpool/config.toml over /etc/tshpool/config.toml)')
+    .option('--log-file <file>', "daemon log file (default beside the socket: tshpool.log)")
+    .option('-v, --verbose', 'more daemon logging; repeat for more (-vv)', increase, 0)
+    .option('--no-daemonize', 'never start a daemon automatically')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('attach')
+    .description('attach to a session, creating it if needed')
+    .argument('<name>', 'session name')
+    .option('-f, --force', 'take the session over from another attached terminal')
+    .option('-b, --background', 'create (or confirm) the session and return without attaching')
+    .option('--ttl <duration>', 'kill the session after this long, e.g. 90s, 30m, 3h, 2d, 1h30m')
+    .option('-c, --cmd <command>', 'run this command instead of a shell (split into words like a shell)')
+    .option('-d, --dir <dir>', 'start in this directory (. = here; default default_dir or $HOME)')
+    .addHelpText('after', '\nExamples:\n  tshpool attach main\n  ssh -t host tshpool attach main\n  tshpool attach -b --ttl 2h -c "make watch" build')
+    .action((name: string, o: { force?: boolean; background?: boolean; ttl?: string; cmd?: string; dir?: string }) =>
+      run(async () => {
+        checkName(name);
+        let ttlMs: number | null = null;
+        if (o.ttl !== undefined) {
+          ttlMs = parseDuration(o.ttl);
+          if (ttlMs === null) throw new UserError(`invalid --ttl ${JSON.stringify(o.ttl)}: use a duration like 90s, 30m, 3h, 2d or 1h30m`, ExitCode.Usage);
+        }
+        let cmd: string[] | null = null;
+        if (o.cmd !== undefined) {
+          try {
+            cmd = splitShellWords(o.cmd);
+          } catch (err) {
+            throw new UserError(`invalid --cmd: ${(err as Error).message}`, ExitCode.Usage);
+          }
+          if (cmd.length === 0) throw new UserError('invalid --cmd: the command is empty', ExitCode.Usage);
+        }
+        const { config } = context().loadConfig();
+        const { attach } = await import('./client/attach.js');
+        return context().with((c) =>
+          attach(c, { name, force: !!o.force, background: !!o.background, ttlMs, cmd, dir: o.dir ?? null, config }),
+        );
+      }),
+    );
+
+  program
+    .command('detach')
+    .description("detach the terminals of sessions (default: the session you are in)")
+    .argument('[names...]', 'session names')
+    .action((names: string[]) =>
+      run(async () => {
+        const { detach, namesOrCurrent } = await import('./client/commands.js');
+        const targets = namesOrCurrent(names, 'detach');
+        return context().with((c) => detach(c, targets));
+      }),
+    );
+
+  program
+    .command('kill')
+    .description('end sessions: SIGHUP to their processes, SIGKILL after 500 ms (default: the session you are in)')
+    .argument('[names...]', 'session names')
+    .action((names: string[]) =>
+      run(async () => {
+        const { kill, namesOrCurrent } = await import('./client/commands.js');
+        const targets = namesOrCurrent(names, 'kill');
+        return context().with((c) => kill(c, targets));
+      }),
+    );
+
+  program
+    .command('list')
+    .alias('ls')
+    .description('list sessions')
+    .option('--json', 'machine-readable output')
+    .action((o: { json?: boolean }) =>
+      run(async () => {
+        const { list } = await import('./client/commands.js');
+        return context().with((c) => list(c, !!o.json));
+      }),
+    );
+
+  program
+    .command('version')
+    .description('print the client and daemon versions')
+    .action(() =>
+      run(async () => {
+        const { version } = await import('./client/commands.js');
+        const conn = await connectExisting(context().paths).catch(() => null);
+        try {
+          return version(conn);
+        } finally {
+          conn?.close();
+        }
+      }),
+    );
+
+  program
+    .command('set-log-level')
+    .description("change the daemon's log level")
+    .addArgument(new Command().createArgument('<level>', 'error | warn | info | debug | trace'))
+    .action((level: string) =>
+      run(async () => {
+        const { setLogLevel } = await import('./client/commands.js');
+        return context().with((c) => setLogLevel(c, level));
+      }),
+    );
+
+  program
+    .command('daemon')
+    .description('run the daemon in the foreground (normally started automatically)')
+    .action(() =>
+      run(async () => {
+        const g = context();
+        const { config, warnings } = g.loadConfig(true);
+        const { runDaemon } = await import('./daemon/main.js');
+        const { levelForVerbosity } = await import('./daemon/log.js');
+        return runDaemon({ paths: g.paths, config, configWarnings: warnings, logLevel: levelForVerbosity(g.global.verbose), hooks: g.hooks });
+      }),
+    );
+
+  program.addOption(new Option('--daemonize', 'start a daemon automatically when none runs (the default)').hideHelp());
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. Never throws. */
+export async function main(argv: readonly string[], hooks: Hooks = {}): Promise<number> {
+  let result: Promise<number> | null = null;
+  const program = buildProgram(hooks, (p) => (result = p));
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return ExitCode.Ok;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return result ? await result : ExitCode.Ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+    }
+    if (err instanceof UserError) {
+      process.stderr.write(`tshpool: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof ConfigError || err instanceof PathError) {
+      process.stderr.write(`tshpool: ${err.message}\n`);
+      return ExitCode.Error;
+    }
+    const e = err as Error;
+    if (e?.name === 'DaemonStartError') {
+      process.stderr.write(`tshpool: ${e.message}\n`);
+      return ExitCode.Error;
+    }
+    process.stderr.write(`tshpool: internal error: ${e?.stack ?? String(err)}\n`);
+    return ExitCode.Error;
+  }
+}

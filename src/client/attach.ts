@@ -1,0 +1,170 @@
+/**
+ * `tshpool attach`: create or reattach a session and stream it to this terminal.
+ * The terminal goes to raw mode and is restored on every way out.
+ */
+import { resolve as resolvePath } from 'node:path';
+import { DEFAULT_COLS, DEFAULT_ROWS } from '../consts.js';
+import type { Config } from '../config/schema.js';
+import type { Reply } from '../protocol/messages.js';
+import { forwardedEnv } from './env.js';
+import type { DaemonConnection } from './connect.js';
+import { ExitCode, UserError } from './errors.js';
+import { KeybindingMatcher } from './keybindings.js';
+
+export interface AttachOptions {
+  name: string;
+  force: boolean;
+  background: boolean;
+  ttlMs: number | null;
+  cmd: string[] | null;
+  dir: string | null;
+  config: Config;
+}
+
+function terminalSize(): { cols: number; rows: number } {
+  for (const s of [process.stdout, process.stderr]) {
+    if (s.isTTY && s.columns > 0 && s.rows > 0) return { cols: s.columns, rows: s.rows };
+  }
+  return { cols: DEFAULT_COLS, rows: DEFAULT_ROWS };
+}
+
+/** --dir, else default_dir; `.` and relative paths are relative to this client's cwd. */
+function startDir(opts: AttachOptions): string | null {
+  const dir = opts.dir ?? opts.config.default_dir;
+  return dir === null ? null : resolvePath(process.cwd(), dir);
+}
+
+const notice = (msg: string): void => void process.stderr.write(msg.startsWith('\r') ? `\r\ntshpool: ${msg.slice(1)}\n` : `tshpool: ${msg}\n`);
+
+export async function attach(conn: DaemonConnection, opts: AttachOptions): Promise<number> {
+  const interactive = process.stdin.isTTY === true;
+  const size = interactive ? terminalSize() : { cols: DEFAULT_COLS, rows: DEFAULT_ROWS };
+  conn.send({
+    type: 'attach',
+    name: opts.name,
+    force: opts.force,
+    background: opts.background,
+    ttlMs: opts.ttlMs,
+    cmd: opts.cmd,
+    dir: startDir(opts),
+    rows: size.rows,
+    cols: size.cols,
+    env: forwardedEnv(opts.config),
+    clientPid: process.pid,
+  });
+  // Output may arrive in the same read as the reply: listen before awaiting it.
+  const early: Buffer[] = [];
+  conn.onData = (d) => early.push(d);
+  const reply = await conn.next();
+  switch (reply.type) {
+    case 'attached':
+      break;
+    case 'busy':
+      throw new UserError(
+        `session '${reply.name}' already has a terminal attached. Use 'tshpool attach -f ${reply.name}' to take it over, or 'tshpool view' to watch.`,
+        ExitCode.Busy,
+      );
+    case 'error':
+      throw new UserError(reply.reason);
+    default:
+      throw new UserError(`unexpected reply from the daemon: ${reply.type}`);
+  }
+  if (opts.background) {
+    conn.close();
+    return ExitCode.Ok;
+  }
+  return stream(conn, opts, interactive, early);
+}
+
+/** Runs the attached session until it exits or this client detaches. */
+function stream(conn: DaemonConnection, opts: AttachOptions, interactive: boolean, early: Buffer[]): Promise<number> {
+  const stdin = process.stdin;
+  const stdout = process.stdout;
+  const matcher = new KeybindingMatcher(opts.config.keybinding);
+
+  return new Promise<number>((resolve) => {
+    let finished = false;
+    const finish = (code: number, message?: string): void => {
+      if (finished) return;
+      finished = true;
+      stdin.off('data', onInput);
+      stdin.off('end', onInputEnd);
+      stdout.off('resize', onResize);
+      process.off('SIGHUP', onHangup);
+      process.off('SIGTERM', onTerm);
+      process.off('exit', restoreTerminal);
+      restoreTerminal();
+      stdin.pause();
+      conn.onData = null;
+      conn.onReply = null;
+      conn.onClose = null;
+      conn.close();
+      // The cursor may sit mid-line (a prompt): start the notice on a line of its own.
+      if (message) notice(interactive ? `\r${message}` : message);
+      resolve(code);
+    };
+
+    const restoreTerminal = (): void => {
+      if (interactive && stdin.isTTY) stdin.setRawMode(false);
+    };
+
+    const write = (data: Buffer): void => {
+      // Stop reading the daemon while the terminal is behind: the daemon then
+      // resynchronises us instead of queueing without bound.
+      if (!stdout.write(data)) {
+        conn.socket.pause();
+        stdout.once('drain', () => conn.socket.resume());
+      }
+    };
+
+    const detach = (): void => conn.send({ type: 'detach', names: [] });
+
+    const onInput = (chunk: Buffer): void => {
+      const { output, actions } = matcher.push(chunk);
+      if (output.length > 0) conn.sendData(output);
+      if (actions.includes('detach')) detach();
+    };
+    // No terminal (a script piping input): end of input means detach.
+    const onInputEnd = (): void => detach();
+    const onResize = (): void => {
+      const { cols, rows } = terminalSize();
+      conn.send({ type: 'resize', cols, rows });
+    };
+    // Our terminal went away (SSH dropped): just leave; the daemon sees the hangup.
+    const onHangup = (): void => finish(128 + 1);
+    const onTerm = (): void => finish(128 + 15);
+
+    conn.onData = write;
+    conn.onReply = (reply: Reply) => {
+      switch (reply.type) {
+        case 'exit':
+          finish(reply.signal ? 128 + reply.signal : reply.exitCode);
+          return;
+        case 'detached':
+          finish(
+            ExitCode.Ok,
+            reply.reason === 'force'
+              ? `detached from session '${opts.name}': another terminal took it over with -f`
+              : `detached from session '${opts.name}'`,
+          );
+          return;
+        case 'error':
+          finish(ExitCode.Error, reply.reason);
+          return;
+        default:
+          return;
+      }
+    };
+    conn.onClose = () => finish(ExitCode.Error, `lost the connection to the daemon; session '${opts.name}' may be gone (see 'tshpool list')`);
+
+    for (const d of early) write(d);
+    if (interactive) stdin.setRawMode(true);
+    process.on('exit', restoreTerminal);
+    process.on('SIGHUP', onHangup);
+    process.on('SIGTERM', onTerm);
+    stdin.on('data', onInput);
+    stdin.on('end', onInputEnd);
+    if (interactive) stdout.on('resize', onResize);
+    stdin.resume();
+  });
+}

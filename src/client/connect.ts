@@ -1,0 +1,170 @@
+/**
+ * A client's connection to the daemon: connect (starting the daemon if nothing
+ * listens), say hello, then exchange control messages and terminal data.
+ */
+import { createConnection, type Socket } from 'node:net';
+import { FrameDecoder, FrameKind, ProtocolError, encodeControl, encodeData } from '../protocol/codec.js';
+import { PROTOCOL_VERSION, parseReply, type Reply, type Request } from '../protocol/messages.js';
+import { checkSocketPathLength, ensurePrivateDir, socketDir, type Paths } from '../paths.js';
+import { VERSION } from '../version.js';
+import { startDaemon, type DaemonLaunch } from './daemonize.js';
+import { UserError } from './errors.js';
+
+type ConnectError = NodeJS.ErrnoException & { code?: string };
+
+function tryConnect(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(path);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+export class DaemonConnection {
+  private readonly decoder = new FrameDecoder();
+  private readonly replies: Reply[] = [];
+  private waiter: ((r: Reply | null) => void) | null = null;
+  private closed = false;
+  /** Terminal data from the daemon (attach streams). */
+  onData: ((data: Buffer) => void) | null = null;
+  /** Control messages that arrive while nobody waits for one (attach streams). */
+  onReply: ((reply: Reply) => void) | null = null;
+  onClose: (() => void) | null = null;
+  daemonVersion = '';
+  daemonPid = 0;
+
+  constructor(readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => this.onChunk(chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.closed = true;
+      this.waiter?.(null);
+      this.waiter = null;
+      this.onClose?.();
+    });
+  }
+
+  private onChunk(chunk: Buffer): void {
+    let frames;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.socket.destroy(err as Error);
+      return;
+    }
+    for (const frame of frames) {
+      if (frame.kind === FrameKind.Data) {
+        this.onData?.(frame.data);
+        continue;
+      }
+      let reply: Reply;
+      try {
+        reply = parseReply(frame.message);
+      } catch (err) {
+        this.socket.destroy(err as ProtocolError);
+        return;
+      }
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        w(reply);
+      } else if (this.onReply) this.onReply(reply);
+      else this.replies.push(reply);
+    }
+  }
+
+  send(req: Request): void {
+    if (!this.closed) this.socket.write(encodeControl(req));
+  }
+
+  sendData(data: Buffer): void {
+    if (this.closed) return;
+    const [head, body] = encodeData(data);
+    this.socket.cork();
+    this.socket.write(head);
+    this.socket.write(body);
+    this.socket.uncork();
+  }
+
+  /** The next control reply; a closed connection is a clear error. */
+  async next(): Promise<Reply> {
+    const queued = this.replies.shift();
+    if (queued) return queued;
+    const reply = this.closed ? null : await new Promise<Reply | null>((resolve) => (this.waiter = resolve));
+    if (!reply) throw new UserError('the daemon closed the connection unexpectedly (it may have crashed; see its log)');
+    return reply;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  /** Exchanges hellos; a version mismatch becomes a UserError. */
+  async handshake(): Promise<void> {
+    this.send({ type: 'hello', protocol: PROTOCOL_VERSION, version: VERSION });
+    const reply = await this.next();
+    if (reply.type === 'error') throw new UserError(reply.reason);
+    if (reply.type !== 'hello') throw new UserError(`unexpected reply from the daemon: ${reply.type}`);
+    this.daemonVersion = reply.version;
+    this.daemonPid = reply.pid;
+  }
+}
+
+export interface ConnectOptions {
+  paths: Paths;
+  /** false = never start a daemon (--no-daemonize / nodaemonize). */
+  autoStart: boolean;
+  launch: DaemonLaunch;
+  /** Notices for the user (stale socket...), printed on stderr. */
+  notice: (msg: string) => void;
+}
+
+/** Connects to the running daemon, or returns null when none runs (without starting one). */
+export async function connectExisting(paths: Paths): Promise<DaemonConnection | null> {
+  checkSocketPathLength(paths.socket);
+  try {
+    const c = new DaemonConnection(await tryConnect(paths.socket));
+    await c.handshake();
+    return c;
+  } catch (err) {
+    const code = (err as ConnectError).code;
+    if (code === 'ENOENT' || code === 'ECONNREFUSED') return null;
+    throw err;
+  }
+}
+
+export async function connect(opts: ConnectOptions): Promise<DaemonConnection> {
+  const { paths } = opts;
+  checkSocketPathLength(paths.socket);
+  try {
+    ensurePrivateDir(socketDir(paths), paths.defaultSocket);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  let socket: Socket;
+  try {
+    socket = await tryConnect(paths.socket);
+  } catch (err) {
+    const code = (err as ConnectError).code;
+    if (code !== 'ENOENT' && code !== 'ECONNREFUSED') {
+      throw new UserError(`cannot connect to the daemon at ${paths.socket}: ${(err as Error).message}`);
+    }
+    if (!opts.autoStart) {
+      throw new UserError(
+        `no daemon is running at ${paths.socket}. Start one with 'tshpool daemon' ` +
+          '(automatic start is off: --no-daemonize or nodaemonize = true in the config).',
+      );
+    }
+    if (code === 'ECONNREFUSED') {
+      opts.notice('the previous tshpool daemon is gone (stale socket); its sessions were lost. Starting a new daemon.');
+    }
+    socket = await startDaemon(paths, opts.launch, tryConnect);
+  }
+  const c = new DaemonConnection(socket);
+  await c.handshake();
+  return c;
+}

@@ -1,0 +1,71 @@
+/**
+ * Finds keybindings in the stream of bytes typed into an attached client. Bytes
+ * that cannot be part of a binding pass through at once; a partial match is held
+ * (also across reads) until it completes — then its action fires and the bytes
+ * are swallowed — or fails, and then the held bytes pass through unchanged.
+ */
+import { parseBinding } from '../util/keys.js';
+import { DEFAULT_DETACH_BINDING } from '../consts.js';
+import type { Keybinding, KeybindingAction } from '../config/schema.js';
+
+interface Compiled {
+  bytes: Buffer;
+  action: KeybindingAction;
+}
+
+export interface MatchResult {
+  /** Bytes to send to the shell, in order. */
+  output: Buffer;
+  /** Actions triggered, in order; processing stops at a detach. */
+  actions: KeybindingAction[];
+}
+
+export class KeybindingMatcher {
+  private readonly bindings: Compiled[];
+  private held: number[] = [];
+
+  /** Configured bindings replace the default detach binding (as in shpool). */
+  constructor(configured: readonly Keybinding[]) {
+    const list = configured.length > 0 ? configured : [{ binding: DEFAULT_DETACH_BINDING, action: 'detach' as const }];
+    this.bindings = list.map((b) => ({ bytes: parseBinding(b.binding), action: b.action }));
+  }
+
+  private isPrefix(seq: number[]): boolean {
+    return this.bindings.some((b) => b.bytes.length >= seq.length && seq.every((x, i) => b.bytes[i] === x));
+  }
+
+  private complete(seq: number[]): Compiled | undefined {
+    return this.bindings.find((b) => b.bytes.length === seq.length && seq.every((x, i) => b.bytes[i] === x));
+  }
+
+  push(input: Buffer): MatchResult {
+    const actions: KeybindingAction[] = [];
+    // Fast path: nothing held and no byte could start a binding.
+    if (this.held.length === 0 && !this.bindings.some((b) => input.includes(b.bytes[0]!))) {
+      return { output: input, actions };
+    }
+    const out: number[] = [];
+    for (const byte of input) {
+      this.held.push(byte);
+      for (;;) {
+        const done = this.complete(this.held);
+        if (done) {
+          actions.push(done.action);
+          this.held = [];
+          // Whatever was typed after a detach is not for the shell.
+          if (done.action === 'detach') return { output: Buffer.from(out), actions };
+          break;
+        }
+        if (this.held.length === 0 || this.isPrefix(this.held)) break;
+        // Not a binding: release the oldest byte and see whether the rest still starts one.
+        out.push(this.held.shift()!);
+      }
+    }
+    return { output: Buffer.from(out), actions };
+  }
+
+  /** Bytes still held as a partial match (e.g. to flush on exit). */
+  get pending(): Buffer {
+    return Buffer.from(this.held);
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The configuration keys, their types and defaults. A new key is one entry in
+ * KEYS plus one field in Config; the loader (load.ts) does the rest.
+ */
+import { DEFAULT_FORWARD_ENV } from '../consts.js';
+import { parseBinding } from '../util/keys.js';
+
+export type KeybindingAction = 'detach' | 'noop';
+export interface Keybinding {
+  binding: string;
+  action: KeybindingAction;
+}
+
+export interface Config {
+  /** Shell to run; null = the user's login shell. */
+  shell: string | null;
+  /** Start shells without rc files (bash --norc --noprofile, zsh -f, fish --no-config). */
+  norc: boolean;
+  /** Turn off the pty's echo before the shell starts. */
+  noecho: boolean;
+  /** Extra environment for new sessions; an empty value removes the variable. */
+  env: Record<string, string>;
+  /** Variables copied from the creating client, in addition to the defaults. */
+  forward_env: string[];
+  /** PATH for new sessions; null = the daemon's PATH. */
+  initial_path: string | null;
+  /** Where new sessions start when --dir is not given; null = $HOME. `.` = the client's cwd. */
+  default_dir: string | null;
+  /** Never start a daemon automatically. */
+  nodaemonize: boolean;
+  /** Replaces the default detach binding when given. */
+  keybinding: Keybinding[];
+}
+
+export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
+  shell: null,
+  norc: false,
+  noecho: false,
+  env: {},
+  forward_env: [],
+  initial_path: null,
+  default_dir: null,
+  nodaemonize: false,
+  keybinding: [],
+});
+
+/** A checker turns a raw TOML value into the typed value, or throws a TypeProblem naming the sub-key. */
+export class TypeProblem extends Error {
+  constructor(
+    message: string,
+    /** Path below the top-level key, e.g. ['0', 'action'] for keybinding[0].action. */
+    readonly subPath: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+type Checker<T> = (value: unknown) => T;
+
+const describe = (v: unknown): string => (Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? 'a table' : `${typeof v} ${JSON.stringify(v)}`);
+
+const string: Checker<string> = (v) => {
+  if (typeof v !== 'string') throw new TypeProblem(`expected a string, got ${describe(v)}`);
+  return v;
+};
+const boolean: Checker<boolean> = (v) => {
+  if (typeof v !== 'boolean') throw new TypeProblem(`expected true or false, got ${describe(v)}`);
+  return v;
+};
+const stringArray: Checker<string[]> = (v) => {
+  if (!Array.isArray(v)) throw new TypeProblem(`expected an array of strings, got ${describe(v)}`);
+  v.forEach((x, i) => {
+    if (typeof x !== 'string') throw new TypeProblem(`expected a string, got ${describe(x)}`, [String(i)]);
+  });
+  return v as string[];
+};
+const stringTable: Checker<Record<string, string>> = (v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeProblem(`expected a table, got ${describe(v)}`);
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x !== 'string') throw new TypeProblem(`expected a string, got ${describe(x)}`, [k]);
+  }
+  return v as Record<string, string>;
+};
+
+const keybindings: Checker<Keybinding[]> = (v) => {
+  if (!Array.isArray(v)) throw new TypeProblem('expected [[keybinding]] tables');
+  return v.map((entry, i) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new TypeProblem(`expected a table, got ${describe(entry)}`, [String(i)]);
+    const e = entry as Record<string, unknown>;
+    if (typeof e.binding !== 'string') throw new TypeProblem(`expected a string, got ${describe(e.binding)}`, [String(i), 'binding']);
+    try {
+      parseBinding(e.binding);
+    } catch (err) {
+      throw new TypeProblem((err as Error).message, [String(i), 'binding']);
+    }
+    if (e.action !== 'detach' && e.action !== 'noop') {
+      throw new TypeProblem(`expected "detach" or "noop", got ${describe(e.action)}`, [String(i), 'action']);
+    }
+    return { binding: e.binding, action: e.action };
+  });
+};
+
+/** Every known top-level key with its checker. */
+export const KEYS: { [K in keyof Config]: Checker<Config[K]> } = {
+  shell: string,
+  norc: boolean,
+  noecho: boolean,
+  env: stringTable,
+  forward_env: stringArray,
+  initial_path: string,
+  default_dir: string,
+  nodaemonize: boolean,
+  keybinding: keybindings,
+};
+
+/** Shared checkers for keys that later modules add. */
+export const checkers = { string, boolean, stringArray, stringTable };
+
+/** The variables a client forwards to new sessions: the defaults plus forward_env. */
+export function forwardedNames(config: Config): string[] {
+  return [...new Set([...DEFAULT_FORWARD_ENV, ...config.forward_env])];
+}

@@ -1,0 +1,45 @@
+/**
+ * Tuning values and names shared by client and daemon. Units are in the names;
+ * each value says why it is what it is.
+ */
+
+/** A peer that has not sent its first request by then is dropped, so it cannot hold a slot. */
+export const FIRST_REQUEST_TIMEOUT_MS = 1000;
+
+/**
+ * A client whose socket holds more than this many unsent bytes has fallen behind
+ * (stopped reading, full SSH window): its backlog is dropped and it is resynchronised
+ * once it drains. 1 MiB is a few screens' worth and keeps a flood flowing without
+ * ever blocking the shell.
+ */
+export const CLIENT_QUEUE_LIMIT_BYTES = 1024 * 1024;
+/** A client that has not drained its queue for this long is disconnected; the session stays. */
+export const CLIENT_STALL_TIMEOUT_MS = 30_000;
+
+/** `kill`: SIGHUP first, SIGKILL after this grace period if anything of the session is left. */
+export const KILL_GRACE_MS = 500;
+
+/** How long a client waits for an auto-started daemon's socket before giving up. */
+export const DAEMON_START_TIMEOUT_MS = 5000;
+/** First poll interval for the daemon's socket, doubled up to the cap below. */
+export const DAEMON_POLL_START_MS = 5;
+export const DAEMON_POLL_MAX_MS = 200;
+
+/** proper-lockfile: a start-up lock older than this is considered abandoned (daemon crashed mid start-up). */
+export const STARTUP_LOCK_STALE_MS = 5000;
+
+/** Size used when the client has no terminal (scripts, pipes). */
+export const DEFAULT_COLS = 80;
+export const DEFAULT_ROWS = 24;
+
+/** sockaddr_un.sun_path is 108 bytes on Linux including the terminating NUL; Node truncates silently. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** Environment variable set in every session's shell. */
+export const ENV_SESSION_NAME = 'TSHPOOL_SESSION_NAME';
+
+/** Variables forwarded from the creating client by default (config `forward_env` adds to these). */
+export const DEFAULT_FORWARD_ENV: readonly string[] = ['TERM', 'DISPLAY', 'LANG', 'LC_ALL', 'COLORTERM', 'SSH_AUTH_SOCK'];
+
+/** Default detach binding, as in shpool: Ctrl-Space (NUL) then Ctrl-q (0x11). */
+export const DEFAULT_DETACH_BINDING = 'Ctrl-Space Ctrl-q';

@@ -1,0 +1,109 @@
+/**
+ * The daemon's side of one attached client connection: writes replies and shell
+ * output to it without ever letting it hold up the shell. Output is written while
+ * the socket keeps up; once more than CLIENT_QUEUE_LIMIT_BYTES wait unsent, the
+ * client is "behind": further output is dropped (the shell keeps running at full
+ * speed) and, when the socket drains, the client is resynchronised with a fresh
+ * repaint. A client that does not drain within CLIENT_STALL_TIMEOUT_MS is cut off.
+ */
+import type { Socket } from 'node:net';
+import { CLIENT_QUEUE_LIMIT_BYTES, CLIENT_STALL_TIMEOUT_MS } from '../consts.js';
+import { encodeControl, encodeData } from '../protocol/codec.js';
+import type { Reply } from '../protocol/messages.js';
+import type { Logger } from './log.js';
+
+/** Repaint sent to a client that fell behind when no screen snapshot is available. */
+const RESYNC_FALLBACK = Buffer.from('\x1b[0m\x1b[H\x1b[2J[tshpool: output skipped while this terminal was not keeping up]\r\n');
+
+export class ClientLink {
+  private behind = false;
+  private stallTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Output that arrives while a snapshot is being prepared, sent right after it. */
+  private held: Buffer[] | null = null;
+
+  constructor(
+    readonly socket: Socket,
+    readonly pid: number,
+    private readonly log: Logger,
+    /** Produces the repaint for this client (the session's spool snapshot). */
+    private readonly snapshot: () => Promise<Buffer | null>,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.closed || this.socket.destroyed;
+  }
+
+  sendControl(reply: Reply): void {
+    if (this.isClosed) return;
+    this.socket.write(encodeControl(reply));
+  }
+
+  /**
+   * Sends a repaint first and holds live output until it is out, so nothing is torn
+   * or duplicated. `fallback` is sent when there is no snapshot to send.
+   */
+  async restore(fallback: Buffer | null = null): Promise<void> {
+    this.held = [];
+    let snap: Buffer | null = null;
+    try {
+      snap = await this.snapshot();
+    } catch (err) {
+      this.log.warn('snapshot failed', { error: err as Error });
+    }
+    const held = this.held;
+    this.held = null;
+    snap ??= fallback;
+    if (snap && !this.isClosed) this.writeData(snap);
+    for (const chunk of held) this.sendOutput(chunk);
+  }
+
+  /** Shell output for this client; drops it instead of queueing without bound. */
+  sendOutput(data: Buffer): void {
+    if (this.isClosed || this.behind) return;
+    if (this.held) {
+      this.held.push(data);
+      return;
+    }
+    if (this.socket.writableLength > CLIENT_QUEUE_LIMIT_BYTES) {
+      this.fallBehind();
+      return;
+    }
+    this.writeData(data);
+  }
+
+  private writeData(data: Buffer): void {
+    const [head, body] = encodeData(data);
+    this.socket.cork();
+    this.socket.write(head);
+    this.socket.write(body);
+    this.socket.uncork();
+  }
+
+  private fallBehind(): void {
+    this.behind = true;
+    this.log.debug('client fell behind; dropping its backlog', { pid: this.pid, queued: this.socket.writableLength });
+    this.stallTimer = setTimeout(() => {
+      this.log.info('client stalled; disconnecting it (the session stays)', { pid: this.pid });
+      this.socket.destroy();
+    }, CLIENT_STALL_TIMEOUT_MS);
+    this.socket.once('drain', () => {
+      if (this.stallTimer) clearTimeout(this.stallTimer);
+      this.stallTimer = null;
+      this.behind = false;
+      if (!this.isClosed) void this.restore(RESYNC_FALLBACK);
+    });
+  }
+
+  /** Sends a last reply (if any) and closes the connection gracefully. */
+  end(reply?: Reply): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+    if (this.isClosed) return;
+    this.closed = true;
+    if (reply) this.socket.end(encodeControl(reply));
+    else this.socket.end();
+    // A client that stopped reading would keep the socket half-open forever.
+    this.socket.setTimeout(CLIENT_STALL_TIMEOUT_MS, () => this.socket.destroy());
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The daemon's leveled log. Writes go through one async file stream (never a
+ * terminal, never a sync write); when the file cannot keep up or cannot be written
+ * (full disk, removed directory) lines are dropped and counted instead of blocking
+ * or crashing the daemon.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Unwritten log bytes beyond which new lines are dropped rather than queued. */
+const LOG_QUEUE_LIMIT_BYTES = 4 * 1024 * 1024;
+
+export function isLogLevel(s: string): s is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(s);
+}
+
+/** `-v` count → level: none = info, -v = debug, -vv = trace. */
+export function levelForVerbosity(verbose: number): LogLevel {
+  return verbose >= 2 ? 'trace' : verbose === 1 ? 'debug' : 'info';
+}
+
+export class Logger {
+  private stream: WriteStream | null;
+  private rank: number;
+  dropped = 0;
+
+  constructor(file: string | null, level: LogLevel) {
+    this.rank = LOG_LEVELS.indexOf(level);
+    this.stream = file ? createWriteStream(file, { flags: 'a', mode: 0o600 }) : null;
+    this.stream?.on('error', () => {
+      // A log we cannot write must not take the daemon down; keep serving without it.
+      this.stream = null;
+    });
+  }
+
+  get level(): LogLevel {
+    return LOG_LEVELS[this.rank]!;
+  }
+  set level(level: LogLevel) {
+    this.rank = LOG_LEVELS.indexOf(level);
+  }
+
+  enabled(level: LogLevel): boolean {
+    return LOG_LEVELS.indexOf(level) <= this.rank;
+  }
+
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.write('error', msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.write('warn', msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.write('info', msg, fields);
+  }
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.write('debug', msg, fields);
+  }
+  trace(msg: string, fields?: Record<string, unknown>): void {
+    this.write('trace', msg, fields);
+  }
+
+  private write(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
+    if (!this.enabled(level) || !this.stream) return;
+    if (this.stream.writableLength > LOG_QUEUE_LIMIT_BYTES) {
+      this.dropped++;
+      return;
+    }
+    let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${msg}`;
+    if (fields) {
+      for (const [k, v] of Object.entries(fields)) {
+        if (v !== undefined) line += ` ${k}=${typeof v === 'string' ? JSON.stringify(v) : v instanceof Error ? JSON.stringify(v.message) : JSON.stringify(v)}`;
+      }
+    }
+    this.stream.write(`${line}\n`);
+  }
+
+  /** Flushes and closes the file; resolves when written. */
+  close(): Promise<void> {
+    const s = this.stream;
+    this.stream = null;
+    return new Promise((resolve) => (s ? s.end(resolve) : resolve()));
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The daemon's composition root: claims the socket (under a start-up lock so two
+ * racing starts end with one daemon), builds the session table, hooks and server,
+ * and tears everything down on SIGTERM/SIGINT.
+ */
+import { createConnection, createServer, type Server } from 'node:net';
+import { chmod, unlink } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import lockfile from 'proper-lockfile';
+import { KILL_GRACE_MS, STARTUP_LOCK_STALE_MS } from '../consts.js';
+import type { Config } from '../config/schema.js';
+import { HookRunner, type HookEvent, type Hooks } from '../hooks/hooks.js';
+import { checkSocketPathLength, ensurePrivateDir, socketDir, type Paths } from '../paths.js';
+import { VERSION } from '../version.js';
+import { Logger, type LogLevel } from './log.js';
+import { serve } from './server.js';
+import { SessionTable } from './session-table.js';
+
+const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
+
+export interface DaemonOptions {
+  paths: Paths;
+  config: Config;
+  configWarnings: string[];
+  logLevel: LogLevel;
+  hooks: Hooks;
+}
+
+export class DaemonStartError extends Error {
+  override name = 'DaemonStartError';
+}
+
+/** Is something accepting connections on `socket`? 'stale' = a file nobody listens on. */
+function probe(socket: string): Promise<'live' | 'stale' | 'absent'> {
+  return new Promise((resolve) => {
+    const c = createConnection(socket);
+    c.once('connect', () => {
+      c.destroy();
+      resolve('live');
+    });
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? 'absent' : 'stale'));
+  });
+}
+
+function listen(server: Server, socket: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    // The socket must never exist with looser permissions, not even briefly.
+    const oldMask = process.umask(0o177);
+    server.listen(socket, () => {
+      process.umask(oldMask);
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Claims the socket path: exactly one of several racing daemons gets it. */
+async function claimSocket(server: Server, paths: Paths, log: Logger): Promise<void> {
+  const release = await lockfile
+    .lock(paths.socket, {
+      lockfilePath: `${paths.socket}.lock`,
+      realpath: false,
+      stale: STARTUP_LOCK_STALE_MS,
+      retries: { retries: 40, minTimeout: 25, maxTimeout: 250 },
+      onCompromised: (err) => log.warn('start-up lock compromised', { error: err }),
+    })
+    .catch((err: Error) => {
+      throw new DaemonStartError(`cannot take the start-up lock ${paths.socket}.lock: ${err.message}`);
+    });
+  try {
+    const state = await probe(paths.socket);
+    if (state === 'live') throw new DaemonStartError(`a daemon is already running on ${paths.socket}`);
+    if (state === 'stale') {
+      log.warn('removing stale socket (the previous daemon died; its sessions are lost)', { socket: paths.socket });
+      await unlink(paths.socket).catch(() => undefined);
+    }
+    await listen(server, paths.socket);
+    await chmod(paths.socket, 0o600);
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+/** Runs the daemon until SIGTERM/SIGINT; resolves to the exit code. */
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  const { paths } = opts;
+  checkSocketPathLength(paths.socket);
+  ensurePrivateDir(socketDir(paths), paths.defaultSocket);
+  const log = new Logger(paths.log, opts.logLevel);
+  for (const w of opts.configWarnings) log.warn(w);
+
+  const config = opts.config;
+  const hookRunner = new HookRunner(opts.hooks, log, DEFAULT_HOOK_TIMEOUT_MS);
+  const onEvent = (event: HookEvent): void => {
+    log.debug('event', { ...event });
+    hookRunner.emit(event);
+  };
+  const info = userInfo();
+  const table = new SessionTable({
+    log,
+    user: { home: process.env.HOME || info.homedir, user: info.username, shell: info.shell || process.env.SHELL || '/bin/sh' },
+    config: () => config,
+    onEvent,
+  });
+
+  const server = createServer();
+  try {
+    await claimSocket(server, paths, log);
+  } catch (err) {
+    log.error('daemon not started', { error: err as Error });
+    await log.close();
+    throw err;
+  }
+  serve(server, { log, table });
+  log.info('daemon started', { pid: process.pid, version: VERSION, socket: paths.socket });
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
+      log.info('shutting down', { signal, sessions: table.size });
+      server.close();
+      await Promise.race([
+        Promise.all(table.all().map((s) => s.kill('kill'))),
+        new Promise((r) => setTimeout(r, KILL_GRACE_MS + 500)),
+      ]);
+      await unlink(paths.socket).catch(() => undefined);
+      log.info('daemon stopped');
+      await log.close();
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      process.off('SIGHUP', onHup);
+      resolve(0);
+    };
+    const onTerm = (): void => void stop('SIGTERM');
+    const onInt = (): void => void stop('SIGINT');
+    // A detached daemon has no terminal; one started in the foreground outlives its terminal like tmux's server.
+    const onHup = (): void => log.info('ignoring SIGHUP');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+    process.on('SIGHUP', onHup);
+  });
+}

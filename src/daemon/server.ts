@@ -1,0 +1,235 @@
+/**
+ * Accepts connections and dispatches their requests. Each connection is handled
+ * on its own: a malformed frame, a silent peer or a slow reader ends that
+ * connection only, with a logged reason.
+ */
+import type { Server, Socket } from 'node:net';
+import { FIRST_REQUEST_TIMEOUT_MS } from '../consts.js';
+import { FrameDecoder, FrameKind, ProtocolError, encodeControl, type Frame } from '../protocol/codec.js';
+import { PROTOCOL_VERSION, assertNever, parseRequest, type Reply, type Request } from '../protocol/messages.js';
+import { VERSION } from '../version.js';
+import { ClientLink } from './client-link.js';
+import { isLogLevel, type Logger } from './log.js';
+import { SpawnProblem, type SessionTable } from './session-table.js';
+
+type ConnState = 'hello' | 'command' | 'attached' | 'done';
+
+export interface ServerDeps {
+  log: Logger;
+  table: SessionTable;
+}
+
+class Connection {
+  private state: ConnState = 'hello';
+  private readonly decoder = new FrameDecoder();
+  private firstRequestTimer: NodeJS.Timeout | null;
+  /** Frames that arrived while an async request was in progress, handled in order afterwards. */
+  private queued: Frame[] | null = null;
+  private link: ClientLink | null = null;
+  private sessionName: string | null = null;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly deps: ServerDeps,
+  ) {
+    this.firstRequestTimer = setTimeout(() => this.fail('no request within the first second'), FIRST_REQUEST_TIMEOUT_MS);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => deps.log.debug('connection error', { error: err }));
+    socket.on('close', () => this.clearFirstRequestTimer());
+  }
+
+  private clearFirstRequestTimer(): void {
+    if (this.firstRequestTimer) clearTimeout(this.firstRequestTimer);
+    this.firstRequestTimer = null;
+  }
+
+  private reply(reply: Reply): void {
+    if (!this.socket.destroyed) this.socket.write(encodeControl(reply));
+  }
+
+  private finish(reply: Reply): void {
+    this.state = 'done';
+    if (!this.socket.destroyed) this.socket.end(encodeControl(reply));
+  }
+
+  /** Ends the connection because the peer broke the protocol. */
+  private fail(reason: string): void {
+    if (this.state === 'done' && this.socket.destroyed) return;
+    this.deps.log.warn('dropping connection', { reason, session: this.sessionName ?? undefined });
+    this.clearFirstRequestTimer();
+    if (this.link) this.link.socket.destroy();
+    this.state = 'done';
+    if (!this.socket.destroyed) {
+      this.socket.end(encodeControl({ type: 'error', reason: `protocol error: ${reason}` }));
+      this.socket.destroySoon();
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'done') return;
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.fail(err instanceof ProtocolError ? err.message : String(err));
+      return;
+    }
+    for (const frame of frames) {
+      if (this.queued) this.queued.push(frame);
+      else this.onFrame(frame);
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    if (this.state === 'done') return;
+    if (frame.kind === FrameKind.Data) {
+      if (this.state !== 'attached') return this.fail('terminal data before attaching');
+      this.deps.table.get(this.sessionName!)?.write(frame.data);
+      return;
+    }
+    let req: Request;
+    try {
+      req = parseRequest(frame.message);
+    } catch (err) {
+      return this.fail(err instanceof ProtocolError ? err.message : String(err));
+    }
+    this.clearFirstRequestTimer();
+    if (this.state === 'hello') {
+      if (req.type !== 'hello') return this.fail(`expected hello first, got ${req.type}`);
+      if (req.protocol !== PROTOCOL_VERSION) {
+        return this.finish({
+          type: 'error',
+          reason:
+            `the running daemon (tshpool ${VERSION}, protocol ${PROTOCOL_VERSION}) cannot talk to this client ` +
+            `(tshpool ${req.version}, protocol ${req.protocol}). Stop the old daemon (kill ${process.pid}) and run the command again.`,
+        });
+      }
+      this.state = 'command';
+      this.reply({ type: 'hello', protocol: PROTOCOL_VERSION, version: VERSION, pid: process.pid });
+      return;
+    }
+    this.dispatch(req);
+  }
+
+  /** Runs an async request; frames that arrive meanwhile wait their turn. */
+  private runAsync(work: Promise<void>): void {
+    this.queued = [];
+    void work
+      .catch((err) => {
+        this.deps.log.error('request failed', { error: err as Error });
+        this.finish({ type: 'error', reason: `internal error: ${(err as Error).message}` });
+      })
+      .finally(() => {
+        const frames = this.queued ?? [];
+        this.queued = null;
+        for (const f of frames) {
+          // onFrame may start another async request, which queues again.
+          const queue = this.queued as Frame[] | null;
+          if (queue) queue.push(f);
+          else this.onFrame(f);
+        }
+      });
+  }
+
+  private dispatch(req: Request): void {
+    const { table, log } = this.deps;
+    if (this.state === 'attached') {
+      switch (req.type) {
+        case 'resize':
+          table.get(this.sessionName!)?.resize(req.cols, req.rows);
+          return;
+        case 'detach': {
+          const session = table.get(this.sessionName!);
+          if (session?.client === this.link) session.detachClient('detach');
+          else this.finish({ type: 'detached', reason: 'detach' });
+          return;
+        }
+        default:
+          return this.fail(`${req.type} is not allowed while attached`);
+      }
+    }
+    // One command per connection.
+    switch (req.type) {
+      case 'hello':
+        return this.fail('hello sent twice');
+      case 'attach':
+        return this.runAsync(this.attach(req));
+      case 'resize':
+        return this.fail('resize before attaching');
+      case 'detach': {
+        if (req.names.length === 0) return this.finish({ type: 'error', reason: 'no session to detach' });
+        const notFound: string[] = [];
+        const notAttached: string[] = [];
+        for (const name of req.names) {
+          const session = table.get(name);
+          if (!session) notFound.push(name);
+          else if (!session.detachClient('detach')) notAttached.push(name);
+        }
+        return this.finish({ type: 'detach-result', notFound, notAttached });
+      }
+      case 'kill': {
+        if (req.names.length === 0) return this.finish({ type: 'error', reason: 'no session to kill' });
+        const notFound = req.names.filter((n) => !table.get(n));
+        const found = req.names.map((n) => table.get(n)).filter((s) => s !== undefined);
+        return this.runAsync(
+          Promise.all(found.map((s) => s.kill('kill'))).then(() => this.finish({ type: 'kill-result', notFound })),
+        );
+      }
+      case 'list':
+        return this.finish({ type: 'list', sessions: table.all().map((s) => s.info()) });
+      case 'set-log-level':
+        if (!isLogLevel(req.level)) {
+          return this.finish({ type: 'error', reason: `unknown log level '${req.level}' (use error, warn, info, debug or trace)` });
+        }
+        log.level = req.level;
+        log.info('log level changed', { level: req.level });
+        return this.finish({ type: 'ok' });
+      default:
+        return assertNever(req);
+    }
+  }
+
+  private async attach(req: Extract<Request, { type: 'attach' }>): Promise<void> {
+    const { table, log } = this.deps;
+    let session = table.get(req.name);
+    let created = false;
+    if (!session) {
+      let spec;
+      try {
+        spec = await table.prepare(req);
+      } catch (err) {
+        if (err instanceof SpawnProblem) return this.finish({ type: 'error', reason: err.message });
+        throw err;
+      }
+      if (this.socket.destroyed) return;
+      // Another client may have created it while we were checking.
+      session = table.get(req.name);
+      if (!session) {
+        session = table.create(req.name, spec, { cols: req.cols, rows: req.rows }, req.ttlMs);
+        created = true;
+        session.announceCreated(req.clientPid);
+      }
+    }
+    if (req.background) {
+      return this.finish({ type: 'attached', name: req.name, created, shellPid: session.pid });
+    }
+    if (session.client) {
+      if (!req.force) {
+        session.announceBusy(req.clientPid);
+        return this.finish({ type: 'busy', name: req.name });
+      }
+      log.info('displacing attached client (-f)', { session: req.name, pid: session.client.pid });
+      session.detachClient('force');
+    }
+    this.state = 'attached';
+    this.sessionName = req.name;
+    const s = session;
+    this.link = new ClientLink(this.socket, req.clientPid, log, () => s.snapshot());
+    this.reply({ type: 'attached', name: req.name, created, shellPid: s.pid });
+    s.attach(this.link, req.cols, req.rows, !created);
+  }
+}
+
+export function serve(server: Server, deps: ServerDeps): void {
+  server.on('connection', (socket) => new Connection(socket, deps));
+}

@@ -1,0 +1,242 @@
+/**
+ * One persistent session: a pty running a shell, the spool that remembers its
+ * screen, its TTL timer, and the client attached to it (at most one). The session
+ * owns all of these and releases them in dispose().
+ *
+ * The pty is read continuously, whatever the client does: output goes to the
+ * spool and to the client's link, which drops rather than queues when the client
+ * falls behind (client-link.ts). Nothing a client does can block the shell.
+ */
+import * as pty from 'node-pty';
+import { KILL_GRACE_MS } from '../consts.js';
+import type { HookEvent, HookReason } from '../hooks/hooks.js';
+import type { DetachReason, SessionInfo } from '../protocol/messages.js';
+import type { Spool } from '../restore/spool.js';
+import type { ClientLink } from './client-link.js';
+import type { Logger } from './log.js';
+import type { SpawnSpec } from './shell-env.js';
+
+/** setTimeout's limit is 2^31-1 ms (~24.8 days); longer TTLs are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface SessionOptions {
+  name: string;
+  spec: SpawnSpec;
+  cols: number;
+  rows: number;
+  ttlMs: number | null;
+  spool: Spool;
+  log: Logger;
+  /** Lifecycle events, for hooks and the event stream. */
+  onEvent: (event: HookEvent) => void;
+  /** Called once when the shell is gone, before shell_disconnect is emitted. */
+  onEnded: (session: Session) => void;
+}
+
+export class Session {
+  readonly name: string;
+  readonly startedAt = Date.now();
+  lastConnectedAt: number | null = null;
+  lastDisconnectedAt: number | null = null;
+  client: ClientLink | null = null;
+
+  private readonly pty: pty.IPty;
+  private readonly spool: Spool;
+  private readonly log: Logger;
+  private readonly cmdline: string;
+  private cols: number;
+  private rows: number;
+  private ttlTimer: NodeJS.Timeout | null = null;
+  private killTimer: NodeJS.Timeout | null = null;
+  /** Why the session is ending, once a kill or TTL started it; otherwise the shell exited by itself. */
+  private endReason: HookReason | null = null;
+  private ended = false;
+  private readonly endWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: SessionOptions) {
+    this.name = opts.name;
+    this.spool = opts.spool;
+    this.log = opts.log;
+    this.cmdline = opts.spec.cmdline;
+    this.cols = opts.cols;
+    this.rows = opts.rows;
+    this.pty = pty.spawn(opts.spec.file, opts.spec.args, {
+      name: opts.spec.env.TERM ?? 'xterm-256color',
+      cols: opts.cols,
+      rows: opts.rows,
+      cwd: opts.spec.cwd,
+      env: opts.spec.env,
+      encoding: null,
+    } as pty.IPtyForkOptions);
+    this.spool.resize(opts.cols, opts.rows);
+    // With encoding: null node-pty hands out Buffers; its typings still say string.
+    this.pty.onData((data) => this.onOutput(data as unknown as Buffer));
+    this.pty.onExit(({ exitCode, signal }) => this.onExit(exitCode, signal ?? 0));
+    if (opts.ttlMs !== null) this.armTtl(opts.ttlMs);
+  }
+
+  get pid(): number {
+    return this.pty.pid;
+  }
+
+  info(): SessionInfo {
+    return {
+      name: this.name,
+      status: this.client ? 'attached' : 'disconnected',
+      started_at_unix_ms: this.startedAt,
+      last_connected_at_unix_ms: this.lastConnectedAt,
+      last_disconnected_at_unix_ms: this.lastDisconnectedAt,
+      pid: this.pty.pid,
+      client_pid: this.client?.pid ?? null,
+      cmd: this.cmdline,
+    };
+  }
+
+  private event(type: HookEvent['type'], extra: Partial<HookEvent> = {}): void {
+    this.opts.onEvent({ type, sessionName: this.name, at: Date.now(), shellPid: this.pty.pid, ...extra });
+  }
+
+  /** A fresh session was created for `clientPid`. */
+  announceCreated(clientPid: number): void {
+    this.event('new_session', { clientPid });
+  }
+
+  /** A client was refused because another one is attached. */
+  announceBusy(clientPid: number): void {
+    this.event('busy', { clientPid });
+  }
+
+  /**
+   * Binds `link` as the attached client: sizes the pty to it, repaints, then streams.
+   * The caller has already displaced any previous client.
+   */
+  attach(link: ClientLink, cols: number, rows: number, reattach: boolean): void {
+    this.client = link;
+    this.lastConnectedAt = Date.now();
+    this.resize(cols, rows);
+    link.socket.once('close', () => {
+      if (this.client === link) this.dropClient('hangup');
+    });
+    void link.restore();
+    if (reattach) this.event('reattach', { clientPid: link.pid });
+  }
+
+  /** Detaches the current client (if any), telling it why. Returns whether one was attached. */
+  detachClient(reason: DetachReason & HookReason): boolean {
+    const link = this.client;
+    if (!link) return false;
+    link.end({ type: 'detached', reason });
+    this.dropClient(reason);
+    return true;
+  }
+
+  private dropClient(reason: HookReason): void {
+    const link = this.client;
+    if (!link) return;
+    this.client = null;
+    this.lastDisconnectedAt = Date.now();
+    this.event('client_disconnect', { clientPid: link.pid, reason });
+  }
+
+  /** Bytes that repaint the session on a blank terminal (see Spool). */
+  snapshot(): Promise<Buffer | null> {
+    return this.spool.snapshot();
+  }
+
+  write(data: Buffer): void {
+    if (!this.ended) this.pty.write(data as unknown as string);
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.ended || (cols === this.cols && rows === this.rows)) return;
+    this.cols = cols;
+    this.rows = rows;
+    try {
+      this.pty.resize(cols, rows);
+    } catch (err) {
+      this.log.debug('resize failed', { session: this.name, error: err as Error });
+    }
+    this.spool.resize(cols, rows);
+  }
+
+  private onOutput(data: Buffer): void {
+    this.spool.write(data);
+    this.client?.sendOutput(data);
+  }
+
+  private armTtl(ms: number): void {
+    this.ttlTimer = setTimeout(
+      () => {
+        this.ttlTimer = null;
+        if (ms > MAX_TIMER_MS) this.armTtl(ms - MAX_TIMER_MS);
+        else {
+          this.log.info('session TTL expired', { session: this.name });
+          this.kill('ttl');
+        }
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    );
+  }
+
+  /**
+   * Hangs up the session's process group, then SIGKILLs whatever is left after
+   * KILL_GRACE_MS. Resolves when the shell is gone.
+   */
+  kill(reason: 'kill' | 'ttl'): Promise<void> {
+    if (!this.ended) {
+      this.endReason ??= reason;
+      this.signalGroup('SIGHUP');
+      if (!this.killTimer) {
+        this.killTimer = setTimeout(() => {
+          this.killTimer = null;
+          // Anything still alive in the group (a shell that ignores SIGHUP, a nohup'd child) goes now.
+          if (this.signalGroup('SIGKILL')) this.log.info('session did not exit on SIGHUP; sent SIGKILL', { session: this.name });
+        }, KILL_GRACE_MS);
+      }
+    }
+    return this.whenEnded();
+  }
+
+  /** Sends `signal` to the session's process group (and the shell itself); false when nothing was there. */
+  private signalGroup(signal: NodeJS.Signals): boolean {
+    let delivered = false;
+    for (const target of [-this.pty.pid, this.pty.pid]) {
+      try {
+        process.kill(target, signal);
+        delivered = true;
+      } catch {
+        // ESRCH: already gone.
+      }
+    }
+    return delivered;
+  }
+
+  whenEnded(): Promise<void> {
+    return this.ended ? Promise.resolve() : new Promise((resolve) => this.endWaiters.push(resolve));
+  }
+
+  private onExit(exitCode: number, signal: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    const reason: HookReason = this.endReason ?? 'exit';
+    this.log.info('session ended', { session: this.name, exitCode, signal, reason });
+    if (this.ttlTimer) clearTimeout(this.ttlTimer);
+    this.ttlTimer = null;
+    const link = this.client;
+    if (link) {
+      link.end({ type: 'exit', exitCode, signal: signal || null });
+      this.dropClient(reason);
+    }
+    this.opts.onEnded(this);
+    this.event('shell_disconnect', { reason, exitCode, ...(signal ? { signal } : {}) });
+    for (const resolve of this.endWaiters.splice(0)) resolve();
+    this.dispose();
+  }
+
+  /** Releases the spool and timers; the pty is released by node-pty once the shell exited. */
+  dispose(): void {
+    if (this.ttlTimer) clearTimeout(this.ttlTimer);
+    this.ttlTimer = null;
+    this.spool.dispose();
+  }
+}

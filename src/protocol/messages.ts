@@ -1,0 +1,198 @@
+/**
+ * Every control message of the tshpool socket, in one place. Requests go client →
+ * daemon, replies daemon → client; both are JSON objects in CONTROL frames (codec.ts),
+ * discriminated by `type`. Terminal bytes never appear here: they travel in DATA frames.
+ *
+ * A connection starts with `hello` from the client and `hello` back from the daemon.
+ * After that the client sends exactly one command request; for `attach` the
+ * connection then stays open for DATA frames both ways plus `resize` / `detach` from
+ * the client and `exit` / `detached` from the daemon.
+ */
+import { ProtocolError } from './codec.js';
+import { sessionNameProblem } from './names.js';
+
+/** Bumped on any incompatible change to the messages or the framing. */
+export const PROTOCOL_VERSION = 1;
+
+export type AttachMode = 'attach' | 'view';
+
+/** Why a client stopped being attached. */
+export type DetachReason = 'detach' | 'force' | 'hangup' | 'kill' | 'ttl' | 'exit' | 'stalled';
+
+export type Request =
+  /** First message on every connection. Reply: `hello`, or `error` on a version mismatch. */
+  | { type: 'hello'; protocol: number; version: string }
+  /**
+   * Create the session if needed, then attach (or, with `background`, return at once).
+   * Reply: `attached` (then the stream), `busy`, or `error`.
+   */
+  | {
+      type: 'attach';
+      name: string;
+      force: boolean;
+      background: boolean;
+      /** Session lifetime from creation; applied only when the session is created. */
+      ttlMs: number | null;
+      /** argv to run instead of the shell (already split into words). */
+      cmd: string[] | null;
+      /** Absolute directory to start in (the client resolves `.` and relatives). */
+      dir: string | null;
+      rows: number;
+      cols: number;
+      /** The client's values of the variables it forwards (TERM, forward_env). */
+      env: Record<string, string>;
+      clientPid: number;
+    }
+  /** The attached client's terminal changed size. No reply. */
+  | { type: 'resize'; rows: number; cols: number }
+  /**
+   * Without names on an attach connection: detach this client. With names: detach
+   * those sessions' clients. Reply (with names): `detach-result`.
+   */
+  | { type: 'detach'; names: string[] }
+  /** Kill sessions (SIGHUP, then SIGKILL). Reply: `kill-result`. */
+  | { type: 'kill'; names: string[] }
+  /** Reply: `list`. */
+  | { type: 'list' }
+  /** Reply: `ok` or `error`. */
+  | { type: 'set-log-level'; level: string };
+
+export interface SessionInfo {
+  name: string;
+  status: 'attached' | 'disconnected';
+  started_at_unix_ms: number;
+  last_connected_at_unix_ms: number | null;
+  last_disconnected_at_unix_ms: number | null;
+  pid: number;
+  client_pid: number | null;
+  /** What the session runs: its shell or its --cmd, as words joined by spaces. */
+  cmd: string;
+}
+
+export type Reply =
+  | { type: 'hello'; protocol: number; version: string; pid: number }
+  /** The attach succeeded; for a foreground attach, DATA frames follow. */
+  | { type: 'attached'; name: string; created: boolean; shellPid: number }
+  /** Another client is attached and `force` was not given. */
+  | { type: 'busy'; name: string }
+  /** The request failed; `reason` is a sentence for the user. */
+  | { type: 'error'; reason: string }
+  | { type: 'detach-result'; notFound: string[]; notAttached: string[] }
+  | { type: 'kill-result'; notFound: string[] }
+  | { type: 'list'; sessions: SessionInfo[] }
+  | { type: 'ok' }
+  /** The attached session's shell ended; the connection closes after this. */
+  | { type: 'exit'; exitCode: number; signal: number | null }
+  /** This client is no longer attached (the session lives on unless reason is kill/ttl). */
+  | { type: 'detached'; reason: DetachReason };
+
+export type RequestType = Request['type'];
+export type ReplyType = Reply['type'];
+
+export function assertNever(x: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(x)}`);
+}
+
+// ---- validation at the boundary: unknown fields are ignored, bad shapes rejected ----
+
+type Obj = Record<string, unknown>;
+
+function str(o: Obj, key: string, maxLength = 4096): string {
+  const v = o[key];
+  if (typeof v !== 'string') throw new ProtocolError(`field '${key}' must be a string`);
+  if (v.length > maxLength) throw new ProtocolError(`field '${key}' is longer than ${maxLength} characters`);
+  return v;
+}
+function bool(o: Obj, key: string): boolean {
+  const v = o[key];
+  if (typeof v !== 'boolean') throw new ProtocolError(`field '${key}' must be a boolean`);
+  return v;
+}
+function int(o: Obj, key: string, min: number, max: number): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ProtocolError(`field '${key}' must be an integer in [${min}, ${max}]`);
+  }
+  return v;
+}
+function nullable<T>(o: Obj, key: string, read: (o: Obj, key: string) => T): T | null {
+  return o[key] === null || o[key] === undefined ? null : read(o, key);
+}
+function strArray(o: Obj, key: string, maxItems = 1024): string[] {
+  const v = o[key];
+  if (!Array.isArray(v) || v.length > maxItems || !v.every((x) => typeof x === 'string' && x.length <= 4096)) {
+    throw new ProtocolError(`field '${key}' must be an array of at most ${maxItems} strings`);
+  }
+  return v as string[];
+}
+function sessionName(o: Obj, key: string): string {
+  const name = str(o, key, 1024);
+  const problem = sessionNameProblem(name);
+  if (problem) throw new ProtocolError(problem);
+  return name;
+}
+function names(o: Obj, key: string): string[] {
+  return strArray(o, key);
+}
+function strRecord(o: Obj, key: string): Record<string, string> {
+  const v = o[key];
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProtocolError(`field '${key}' must be an object`);
+  const out: Record<string, string> = {};
+  const entries = Object.entries(v);
+  if (entries.length > 256) throw new ProtocolError(`field '${key}' has too many entries`);
+  for (const [k, val] of entries) {
+    if (typeof val !== 'string' || val.length > 65536 || k.length > 1024) throw new ProtocolError(`field '${key}.${k}' must be a string`);
+    out[k] = val;
+  }
+  return out;
+}
+
+const MAX_TERMINAL_DIMENSION = 10_000;
+const MAX_TTL_MS = 10 * 365 * 24 * 3600 * 1000;
+
+/** Checks a decoded control object against the Request union. Throws ProtocolError with the reason. */
+export function parseRequest(raw: unknown): Request {
+  const o = raw as Obj;
+  const type = o.type as RequestType;
+  switch (type) {
+    case 'hello':
+      return { type, protocol: int(o, 'protocol', 0, 2 ** 31), version: str(o, 'version', 64) };
+    case 'attach':
+      return {
+        type,
+        name: sessionName(o, 'name'),
+        force: bool(o, 'force'),
+        background: bool(o, 'background'),
+        ttlMs: nullable(o, 'ttlMs', (x, k) => int(x, k, 1, MAX_TTL_MS)),
+        cmd: nullable(o, 'cmd', (x, k) => strArray(x, k)),
+        dir: nullable(o, 'dir', (x, k) => str(x, k)),
+        rows: int(o, 'rows', 1, MAX_TERMINAL_DIMENSION),
+        cols: int(o, 'cols', 1, MAX_TERMINAL_DIMENSION),
+        env: strRecord(o, 'env'),
+        clientPid: int(o, 'clientPid', 0, 2 ** 31),
+      };
+    case 'resize':
+      return { type, rows: int(o, 'rows', 1, MAX_TERMINAL_DIMENSION), cols: int(o, 'cols', 1, MAX_TERMINAL_DIMENSION) };
+    case 'detach':
+      return { type, names: names(o, 'names') };
+    case 'kill':
+      return { type, names: names(o, 'names') };
+    case 'list':
+      return { type };
+    case 'set-log-level':
+      return { type, level: str(o, 'level', 32) };
+    default:
+      throw new ProtocolError(`unknown request type ${JSON.stringify(type)?.slice(0, 64)}`);
+  }
+}
+
+const REPLY_TYPES: ReadonlySet<string> = new Set<ReplyType>([
+  'hello', 'attached', 'busy', 'error', 'detach-result', 'kill-result', 'list', 'ok', 'exit', 'detached',
+]);
+
+/** The client trusts its own daemon's shapes but still refuses unknown reply types. */
+export function parseReply(raw: unknown): Reply {
+  const type = (raw as Obj).type;
+  if (typeof type !== 'string' || !REPLY_TYPES.has(type)) throw new ProtocolError(`unknown reply type ${JSON.stringify(type)}`);
+  return raw as Reply;
+}
