@@ -34,7 +34,8 @@ function startDir(opts: AttachOptions): string | null {
   return dir === null ? null : resolvePath(process.cwd(), dir);
 }
 
-const notice = (msg: string): void => void process.stderr.write(msg.startsWith('\r') ? `\r\ntshpool: ${msg.slice(1)}\n` : `tshpool: ${msg}\n`);
+/** `fresh` starts the notice on a new line: after raw mode the cursor may sit mid-line (a prompt). */
+const notice = (msg: string, fresh: boolean): void => void process.stderr.write(`${fresh ? '\r\n' : ''}tshpool: ${msg}\n`);
 
 export async function attach(conn: DaemonConnection, opts: AttachOptions): Promise<number> {
   const interactive = process.stdin.isTTY === true;
@@ -99,8 +100,7 @@ function stream(conn: DaemonConnection, opts: AttachOptions, interactive: boolea
       conn.onReply = null;
       conn.onClose = null;
       conn.close();
-      // The cursor may sit mid-line (a prompt): start the notice on a line of its own.
-      if (message) notice(interactive ? `\r${message}` : message);
+      if (message) notice(message, interactive);
       resolve(code);
     };
 
