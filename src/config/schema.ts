@@ -79,7 +79,8 @@ const stringTable: Checker<Record<string, string>> = (v) => {
   for (const [k, x] of Object.entries(v)) {
     if (typeof x !== 'string') throw new TypeProblem(`expected a string, got ${describe(x)}`, [k]);
   }
-  return v as Record<string, string>;
+  // smol-toml gives null-prototype objects; hand out plain ones.
+  return { ...(v as Record<string, string>) };
 };
 
 const keybindings: Checker<Keybinding[]> = (v) => {
