@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, ConfigError, type LoadedConfig } from './config/load.js';
+import { HOOK_COMMAND_NAMES } from './config/schema.js';
 import type { Hooks } from './hooks/hooks.js';
 import { resolvePaths, SYSTEM_CONFIG_PATH, userConfigPath, PathError, type Paths } from './paths.js';
 import { sessionNameProblem } from './protocol/names.js';
@@ -23,6 +24,21 @@ interface GlobalOptions {
 }
 
 const increase = (_: string, previous: number): number => previous + 1;
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** `--hook on_shell_disconnect='notify done'` → { on_shell_disconnect: ['notify done'] }. */
+function parseHookOptions(values: string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const name = eq > 0 ? v.slice(0, eq) : '';
+    if (!(HOOK_COMMAND_NAMES as readonly string[]).includes(name) || v.slice(eq + 1).trim() === '') {
+      throw new UserError(`invalid --hook ${JSON.stringify(v)}: use NAME=COMMAND with NAME one of ${HOOK_COMMAND_NAMES.join(', ')}`, ExitCode.Usage);
+    }
+    (out[name] ??= []).push(v.slice(eq + 1));
+  }
+  return out;
+}
 
 function warn(msg: string): void {
   process.stderr.write(`tshpool: warning: ${msg}\n`);
@@ -108,8 +124,12 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     .option('--ttl <duration>', 'kill the session after this long, e.g. 90s, 30m, 3h, 2d, 1h30m')
     .option('-c, --cmd <command>', 'run this command instead of a shell (split into words like a shell)')
     .option('-d, --dir <dir>', 'start in this directory (. = here; default default_dir or $HOME)')
-    .addHelpText('after', '\nExamples:\n  tshpool attach main\n  ssh -t host tshpool attach main\n  tshpool attach -b --ttl 2h -c "make watch" build')
-    .action((name: string, o: { force?: boolean; background?: boolean; ttl?: string; cmd?: string; dir?: string }) =>
+    .option('--hook <name=command>', 'run COMMAND on this session\'s NAME event (on_new_session, on_reattach, on_busy, on_client_disconnect, on_shell_disconnect); repeatable', collect, [])
+    .addHelpText(
+      'after',
+      "\nExamples:\n  tshpool attach main\n  ssh -t host tshpool attach main\n  tshpool attach -b --ttl 2h -c 'make watch' build\n  tshpool attach --hook on_shell_disconnect='notify-send done' build",
+    )
+    .action((name: string, o: { force?: boolean; background?: boolean; ttl?: string; cmd?: string; dir?: string; hook: string[] }) =>
       run(async () => {
         checkName(name);
         let ttlMs: number | null = null;
@@ -126,10 +146,11 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
           }
           if (cmd.length === 0) throw new UserError('invalid --cmd: the command is empty', ExitCode.Usage);
         }
+        const hooks = parseHookOptions(o.hook);
         const { config } = context().loadConfig();
         const { attach } = await import('./client/attach.js');
         return context().with((c) =>
-          attach(c, { name, force: !!o.force, background: !!o.background, ttlMs, cmd, dir: o.dir ?? null, config }),
+          attach(c, { name, force: !!o.force, background: !!o.background, ttlMs, cmd, dir: o.dir ?? null, hooks, config }),
         );
       }),
     );
@@ -171,6 +192,33 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     );
 
   program
+    .command('events')
+    .description('print session events as JSON lines until interrupted')
+    .option('--session <name>', 'only events of this session')
+    .option('--history <n>', 'first replay up to N past events the daemon kept', '0')
+    .addHelpText('after', '\nEvents: session.created, session.attached, session.detached, session.busy, session.removed.\nExample:\n  tshpool events --history 20 | jq .')
+    .action((o: { session?: string; history: string }) =>
+      run(async () => {
+        const history = Number(o.history);
+        if (!Number.isInteger(history) || history < 0) throw new UserError(`invalid --history ${JSON.stringify(o.history)}: use a whole number`, ExitCode.Usage);
+        const session = o.session === undefined ? null : checkName(o.session);
+        const { streamEvents } = await import('./client/events.js');
+        return context().with((c) => streamEvents(c, session, history));
+      }),
+    );
+
+  program
+    .command('status')
+    .description('show the daemon, its config and hook counters')
+    .option('--json', 'machine-readable output')
+    .action((o: { json?: boolean }) =>
+      run(async () => {
+        const { status } = await import('./client/events.js');
+        return context().with((c) => status(c, !!o.json));
+      }),
+    );
+
+  program
     .command('version')
     .description('print the client and daemon versions')
     .action(() =>
@@ -202,10 +250,21 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     .action(() =>
       run(async () => {
         const g = context();
-        const { config, warnings } = g.loadConfig(true);
+        const { config, warnings, files } = g.loadConfig(true);
         const { runDaemon } = await import('./daemon/main.js');
         const { levelForVerbosity } = await import('./daemon/log.js');
-        return runDaemon({ paths: g.paths, config, configWarnings: warnings, logLevel: levelForVerbosity(g.global.verbose), hooks: g.hooks });
+        const code = await runDaemon({
+          paths: g.paths,
+          config,
+          configFiles: files,
+          configWarnings: warnings,
+          logLevel: levelForVerbosity(g.global.verbose),
+          hooks: g.hooks,
+        });
+        // The daemon is this process: once it stopped, leftover handles (a wrapper's
+        // timers, say) must not keep it alive.
+        setTimeout(() => process.exit(code), 0).unref();
+        return code;
       }),
     );
 

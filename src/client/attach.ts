@@ -18,6 +18,8 @@ export interface AttachOptions {
   ttlMs: number | null;
   cmd: string[] | null;
   dir: string | null;
+  /** Per-session hook commands (`--hook NAME=CMD`). */
+  hooks: Record<string, string[]>;
   config: Config;
 }
 
@@ -52,6 +54,7 @@ export async function attach(conn: DaemonConnection, opts: AttachOptions): Promi
     cols: size.cols,
     env: forwardedEnv(opts.config),
     clientPid: process.pid,
+    hooks: opts.hooks,
   });
   // Output may arrive in the same read as the reply: listen before awaiting it.
   const early: Buffer[] = [];

@@ -111,7 +111,7 @@ export function loadConfig(opts: { explicitFile?: string | null; systemFile: str
     files.push(file);
     layers.push(parseConfigText(text, file, warnings));
   }
-  const config: Config = { ...DEFAULT_CONFIG, env: {}, forward_env: [], keybinding: [] };
+  const config: Config = { ...DEFAULT_CONFIG };
   for (const layer of layers) Object.assign(config, layer);
   return { config, files, warnings };
 }

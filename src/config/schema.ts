@@ -3,13 +3,28 @@
  * KEYS plus one field in Config; the loader (load.ts) does the rest.
  */
 import { DEFAULT_FORWARD_ENV } from '../consts.js';
+import { parseDuration } from '../util/duration.js';
 import { parseBinding } from '../util/keys.js';
+import { splitShellWords } from '../util/shell-words.js';
 
 export type KeybindingAction = 'detach' | 'noop';
 export interface Keybinding {
   binding: string;
   action: KeybindingAction;
 }
+
+/** The hook names usable in `[hooks]` and `attach --hook NAME=CMD`. */
+export const HOOK_COMMAND_NAMES = ['on_new_session', 'on_reattach', 'on_busy', 'on_client_disconnect', 'on_shell_disconnect'] as const;
+export type HookCommandName = (typeof HOOK_COMMAND_NAMES)[number];
+
+export interface HooksConfig {
+  /** Command lines to run per hook (split into words when run; no shell). */
+  commands: Partial<Record<HookCommandName, string[]>>;
+  /** How long a hook (a wrapper's async hook or a command) may take before it is logged as timed out (and a command killed). */
+  timeoutMs: number;
+}
+
+export const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
 
 export interface Config {
   /** Shell to run; null = the user's login shell. */
@@ -30,6 +45,8 @@ export interface Config {
   nodaemonize: boolean;
   /** Replaces the default detach binding when given. */
   keybinding: Keybinding[];
+  /** `[hooks]`: commands run on session events, and the hook timeout. */
+  hooks: HooksConfig;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
@@ -42,6 +59,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   default_dir: null,
   nodaemonize: false,
   keybinding: [],
+  hooks: { commands: {}, timeoutMs: DEFAULT_HOOK_TIMEOUT_MS },
 });
 
 /** A checker turns a raw TOML value into the typed value, or throws a TypeProblem naming the sub-key. */
@@ -101,6 +119,43 @@ const keybindings: Checker<Keybinding[]> = (v) => {
   });
 };
 
+/** Checks one command line (a string split into words like a shell would); returns the line. */
+export function checkCommandLine(line: string): string {
+  let words: string[];
+  try {
+    words = splitShellWords(line);
+  } catch (err) {
+    throw new TypeProblem(`cannot split the command: ${(err as Error).message}`);
+  }
+  if (words.length === 0) throw new TypeProblem('the command is empty');
+  return line;
+}
+
+const hooks: Checker<HooksConfig> = (v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeProblem(`expected a [hooks] table, got ${describe(v)}`);
+  const out: HooksConfig = { commands: {}, timeoutMs: DEFAULT_HOOK_TIMEOUT_MS };
+  for (const [k, x] of Object.entries(v)) {
+    if (k === 'timeout') {
+      const ms = typeof x === 'string' ? parseDuration(x) : null;
+      if (ms === null) throw new TypeProblem(`expected a duration like "30s", got ${describe(x)}`, [k]);
+      out.timeoutMs = ms;
+    } else if ((HOOK_COMMAND_NAMES as readonly string[]).includes(k)) {
+      const lines = typeof x === 'string' ? [x] : x;
+      if (!Array.isArray(lines) || !lines.every((l) => typeof l === 'string')) {
+        throw new TypeProblem(`expected an array of command strings, got ${describe(x)}`, [k]);
+      }
+      try {
+        out.commands[k as HookCommandName] = lines.map(checkCommandLine);
+      } catch (err) {
+        throw new TypeProblem((err as Error).message, [k]);
+      }
+    } else {
+      throw new TypeProblem(`unknown hook '${k}' (use ${HOOK_COMMAND_NAMES.join(', ')} or timeout)`, [k]);
+    }
+  }
+  return out;
+};
+
 /** Every known top-level key with its checker. */
 export const KEYS: { [K in keyof Config]: Checker<Config[K]> } = {
   shell: string,
@@ -112,6 +167,7 @@ export const KEYS: { [K in keyof Config]: Checker<Config[K]> } = {
   default_dir: string,
   nodaemonize: boolean,
   keybinding: keybindings,
+  hooks,
 };
 
 /** Shared checkers for keys that later modules add. */

@@ -8,19 +8,26 @@ import { chmod, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import lockfile from 'proper-lockfile';
 import { KILL_GRACE_MS, STARTUP_LOCK_STALE_MS } from '../consts.js';
-import type { Config } from '../config/schema.js';
+import { checkCommandLine, HOOK_COMMAND_NAMES, type Config, type HookCommandName } from '../config/schema.js';
+import { setHookLogSink } from '../hooks/builtin.js';
+import { CommandRunner, COMMAND_NAME_FOR_EVENT } from '../hooks/command-hooks.js';
 import { HookRunner, type HookEvent, type Hooks } from '../hooks/hooks.js';
+import type { DaemonStatus, HookCounters } from '../protocol/messages.js';
 import { checkSocketPathLength, ensurePrivateDir, socketDir, type Paths } from '../paths.js';
 import { VERSION } from '../version.js';
+import { EventHub, toSessionEvent } from './events.js';
 import { Logger, type LogLevel } from './log.js';
 import { serve } from './server.js';
+import type { Session } from './session.js';
 import { SessionTable } from './session-table.js';
 
-const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
+/** On shutdown, how long running hooks (the sessions' last shell_disconnect) may still finish. */
+const SHUTDOWN_HOOK_GRACE_MS = 2000;
 
 export interface DaemonOptions {
   paths: Paths;
   config: Config;
+  configFiles: string[];
   configWarnings: string[];
   logLevel: LogLevel;
   hooks: Hooks;
@@ -91,10 +98,24 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   for (const w of opts.configWarnings) log.warn(w);
 
   const config = opts.config;
-  const hookRunner = new HookRunner(opts.hooks, log, DEFAULT_HOOK_TIMEOUT_MS);
-  const onEvent = (event: HookEvent): void => {
+  const startedAt = Date.now();
+  setHookLogSink((msg, fields) => log.info(msg, fields));
+  const hookRunner = new HookRunner(opts.hooks, log, config.hooks.timeoutMs);
+  const commands = new CommandRunner(log);
+  const events = new EventHub(log);
+  const runCommands = (hook: HookCommandName, lines: readonly string[] | undefined, event: HookEvent): void => {
+    for (const line of lines ?? []) {
+      hookRunner.invokeHook(`${hook} command`, (signal) => commands.run(line, hook, event, signal), event.sessionName);
+    }
+  };
+  const onEvent = (event: HookEvent, session: Session): void => {
     log.debug('event', { ...event });
+    events.publish(toSessionEvent(event));
+    hookRunner.timeoutMs = config.hooks.timeoutMs;
     hookRunner.emit(event);
+    const hook = COMMAND_NAME_FOR_EVENT[event.type];
+    runCommands(hook, config.hooks.commands[hook], event);
+    runCommands(hook, session.hookCommands[hook], event);
   };
   const info = userInfo();
   const table = new SessionTable({
@@ -112,7 +133,44 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     await log.close();
     throw err;
   }
-  serve(server, { log, table });
+  const status = (): DaemonStatus => {
+    const hooks: Record<string, HookCounters> = {};
+    for (const [name, st] of hookRunner.stats) {
+      hooks[name] = {
+        calls: st.calls,
+        errors: st.errors,
+        timeouts: st.timeouts,
+        lastError: st.lastError,
+        meanDurationMs: st.calls ? Math.round((st.totalDurationMs / st.calls) * 100) / 100 : 0,
+      };
+    }
+    return {
+      pid: process.pid,
+      version: VERSION,
+      startedAtUnixMs: startedAt,
+      uptimeMs: Date.now() - startedAt,
+      sessions: table.size,
+      socket: paths.socket,
+      logFile: paths.log,
+      hooks,
+      hooksInFlight: hookRunner.inFlight,
+      config: { files: opts.configFiles, loadedAtUnixMs: startedAt, error: null },
+    };
+  };
+  const checkHookCommands = (hooks: Record<string, string[]>): string | null => {
+    for (const [name, lines] of Object.entries(hooks)) {
+      if (!(HOOK_COMMAND_NAMES as readonly string[]).includes(name)) return `unknown hook '${name}' (use ${HOOK_COMMAND_NAMES.join(', ')})`;
+      for (const line of lines) {
+        try {
+          checkCommandLine(line);
+        } catch (err) {
+          return `invalid --hook ${name}: ${(err as Error).message}`;
+        }
+      }
+    }
+    return null;
+  };
+  serve(server, { log, table, events, status, checkHookCommands });
   log.info('daemon started', { pid: process.pid, version: VERSION, socket: paths.socket });
 
   return new Promise<number>((resolve) => {
@@ -127,6 +185,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         new Promise((r) => setTimeout(r, KILL_GRACE_MS + 500)),
       ]);
       await unlink(paths.socket).catch(() => undefined);
+      // Let the sessions' last hooks run (bounded), e.g. a wrapper's telemetry of the shutdown.
+      const graceEnd = Date.now() + SHUTDOWN_HOOK_GRACE_MS;
+      while (hookRunner.inFlight > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 20));
       log.info('daemon stopped');
       await log.close();
       process.off('SIGTERM', onTerm);

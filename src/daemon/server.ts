@@ -6,9 +6,10 @@
 import type { Server, Socket } from 'node:net';
 import { FIRST_REQUEST_TIMEOUT_MS } from '../consts.js';
 import { FrameDecoder, FrameKind, ProtocolError, encodeControl, type Frame } from '../protocol/codec.js';
-import { PROTOCOL_VERSION, assertNever, parseRequest, type Reply, type Request } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, assertNever, parseRequest, type DaemonStatus, type Reply, type Request } from '../protocol/messages.js';
 import { VERSION } from '../version.js';
 import { ClientLink } from './client-link.js';
+import type { EventHub } from './events.js';
 import { isLogLevel, type Logger } from './log.js';
 import { SpawnProblem, type SessionTable } from './session-table.js';
 
@@ -17,6 +18,10 @@ type ConnState = 'hello' | 'command' | 'attached' | 'done';
 export interface ServerDeps {
   log: Logger;
   table: SessionTable;
+  events: EventHub;
+  status: () => DaemonStatus;
+  /** Checks `attach --hook` names and command lines; returns a problem or null. */
+  checkHookCommands: (hooks: Record<string, string[]>) => string | null;
 }
 
 class Connection {
@@ -177,6 +182,12 @@ class Connection {
       }
       case 'list':
         return this.finish({ type: 'list', sessions: table.all().map((s) => s.info()) });
+      case 'events':
+        this.state = 'done';
+        this.deps.events.subscribe(this.socket, req.session, req.history);
+        return;
+      case 'status':
+        return this.finish({ type: 'status', status: this.deps.status() });
       case 'set-log-level':
         if (!isLogLevel(req.level)) {
           return this.finish({ type: 'error', reason: `unknown log level '${req.level}' (use error, warn, info, debug or trace)` });
@@ -194,6 +205,8 @@ class Connection {
     let session = table.get(req.name);
     let created = false;
     if (!session) {
+      const hookProblem = this.deps.checkHookCommands(req.hooks);
+      if (hookProblem) return this.finish({ type: 'error', reason: hookProblem });
       let spec;
       try {
         spec = await table.prepare(req);
@@ -205,7 +218,7 @@ class Connection {
       // Another client may have created it while we were checking.
       session = table.get(req.name);
       if (!session) {
-        session = table.create(req.name, spec, { cols: req.cols, rows: req.rows }, req.ttlMs);
+        session = table.create(req.name, spec, { cols: req.cols, rows: req.rows, ttlMs: req.ttlMs, hookCommands: req.hooks });
         created = true;
         session.announceCreated(req.clientPid);
       }

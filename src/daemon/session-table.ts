@@ -43,7 +43,7 @@ export class SessionTable {
       log: Logger;
       user: UserInfo;
       config: () => Config;
-      onEvent: (event: HookEvent) => void;
+      onEvent: (event: HookEvent, session: Session) => void;
       makeSpool?: (config: Config) => Spool;
     },
   ) {}
@@ -88,14 +88,15 @@ export class SessionTable {
     return spec;
   }
 
-  create(name: string, spec: SpawnSpec, size: { cols: number; rows: number }, ttlMs: number | null): Session {
+  create(name: string, spec: SpawnSpec, opts: { cols: number; rows: number; ttlMs: number | null; hookCommands: Record<string, string[]> }): Session {
     const config = this.deps.config();
     const session = new Session({
       name,
       spec,
-      cols: size.cols,
-      rows: size.rows,
-      ttlMs,
+      cols: opts.cols,
+      rows: opts.rows,
+      ttlMs: opts.ttlMs,
+      hookCommands: opts.hookCommands,
       spool: this.deps.makeSpool?.(config) ?? new NullSpool(),
       log: this.deps.log,
       onEvent: this.deps.onEvent,

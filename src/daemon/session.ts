@@ -27,14 +27,17 @@ export interface SessionOptions {
   ttlMs: number | null;
   spool: Spool;
   log: Logger;
+  /** Per-session hook commands (`attach --hook`), hook name → command lines. */
+  hookCommands: Record<string, string[]>;
   /** Lifecycle events, for hooks and the event stream. */
-  onEvent: (event: HookEvent) => void;
+  onEvent: (event: HookEvent, session: Session) => void;
   /** Called once when the shell is gone, before shell_disconnect is emitted. */
   onEnded: (session: Session) => void;
 }
 
 export class Session {
   readonly name: string;
+  readonly hookCommands: Record<string, string[]>;
   readonly startedAt = Date.now();
   lastConnectedAt: number | null = null;
   lastDisconnectedAt: number | null = null;
@@ -55,6 +58,7 @@ export class Session {
 
   constructor(private readonly opts: SessionOptions) {
     this.name = opts.name;
+    this.hookCommands = opts.hookCommands;
     this.spool = opts.spool;
     this.log = opts.log;
     this.cmdline = opts.spec.cmdline;
@@ -93,7 +97,7 @@ export class Session {
   }
 
   private event(type: HookEvent['type'], extra: Partial<HookEvent> = {}): void {
-    this.opts.onEvent({ type, sessionName: this.name, at: Date.now(), shellPid: this.pty.pid, ...extra });
+    this.opts.onEvent({ type, sessionName: this.name, at: Date.now(), shellPid: this.pty.pid, ...extra }, this);
   }
 
   /** A fresh session was created for `clientPid`. */

@@ -77,9 +77,13 @@ export interface HookStats {
   totalDurationMs: number;
 }
 
-export interface HookFailureLog {
+export interface HookLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
 }
+
+/** A hook call; `signal` is aborted when the call times out (commands use it to kill their process). */
+export type HookCall = (signal: AbortSignal) => void | Promise<void>;
 
 /**
  * Runs hook calls without ever blocking the caller: each call starts on the next
@@ -90,14 +94,20 @@ export interface HookFailureLog {
  */
 export class HookRunner {
   readonly stats = new Map<string, HookStats>();
+  private running = 0;
 
   constructor(
     private readonly hooks: Hooks,
-    private readonly log: HookFailureLog,
+    private readonly log: HookLog,
     public timeoutMs: number,
   ) {}
 
-  /** Fires the specific hook for `event`, then onEvent. Returns at once. */
+  /** Hook calls started and not yet settled or timed out. */
+  get inFlight(): number {
+    return this.running;
+  }
+
+  /** Fires the wrapper's specific hook for `event`, then its onEvent. Returns at once. */
   emit(event: HookEvent): void {
     const name = HOOK_FOR_EVENT[event.type];
     const specific = this.hooks[name];
@@ -107,17 +117,19 @@ export class HookRunner {
   }
 
   /** The one door for hook calls. `label` names the hook in logs and stats. */
-  invokeHook(label: string, call: () => void | Promise<void>, sessionName: string): void {
+  invokeHook(label: string, call: HookCall, sessionName: string): void {
     const stats = this.statsFor(label);
     stats.calls++;
-    setImmediate(() => void this.runOne(label, call, sessionName, stats));
+    this.running++;
+    setImmediate(() => void this.runOne(label, call, sessionName, stats).finally(() => this.running--));
   }
 
-  private async runOne(label: string, call: () => void | Promise<void>, sessionName: string, stats: HookStats): Promise<void> {
+  private async runOne(label: string, call: HookCall, sessionName: string, stats: HookStats): Promise<void> {
     const started = performance.now();
+    const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     try {
-      const result = call();
+      const result = call(abort.signal);
       if (result && typeof (result as Promise<void>).then === 'function') {
         const timedOut = Symbol('timeout');
         const outcome = await Promise.race([
@@ -128,9 +140,12 @@ export class HookRunner {
           }),
         ]);
         if (outcome === timedOut) {
+          abort.abort();
           stats.timeouts++;
           stats.lastError = `timed out after ${this.timeoutMs} ms`;
           this.log.warn('hook timed out', { hook: label, session: sessionName, timeoutMs: this.timeoutMs });
+          // A late rejection must not become an unhandled rejection.
+          (result as Promise<void>).catch(() => undefined);
         }
       }
     } catch (err) {

@@ -42,6 +42,8 @@ export type Request =
       /** The client's values of the variables it forwards (TERM, forward_env). */
       env: Record<string, string>;
       clientPid: number;
+      /** Per-session hook commands (hook name → command lines), applied when the session is created. */
+      hooks: Record<string, string[]>;
     }
   /** The attached client's terminal changed size. No reply. */
   | { type: 'resize'; rows: number; cols: number }
@@ -55,7 +57,51 @@ export type Request =
   /** Reply: `list`. */
   | { type: 'list' }
   /** Reply: `ok` or `error`. */
-  | { type: 'set-log-level'; level: string };
+  | { type: 'set-log-level'; level: string }
+  /**
+   * Subscribe to session events: first up to `history` past events, then live ones,
+   * as `event` replies until the connection closes. `session` filters by name.
+   */
+  | { type: 'events'; session: string | null; history: number }
+  /** Reply: `status`. */
+  | { type: 'status' };
+
+/** Session lifecycle events, as the event stream and `tshpool events` show them. */
+export type SessionEventType = 'session.created' | 'session.attached' | 'session.detached' | 'session.busy' | 'session.removed';
+
+export interface SessionEvent {
+  type: SessionEventType;
+  session: string;
+  /** ms since the Unix epoch. */
+  at: number;
+  shellPid?: number;
+  clientPid?: number;
+  exitCode?: number;
+  signal?: number;
+  reason?: string;
+}
+
+export interface HookCounters {
+  calls: number;
+  errors: number;
+  timeouts: number;
+  lastError: string | null;
+  meanDurationMs: number;
+}
+
+export interface DaemonStatus {
+  pid: number;
+  version: string;
+  startedAtUnixMs: number;
+  uptimeMs: number;
+  sessions: number;
+  socket: string;
+  logFile: string;
+  hooks: Record<string, HookCounters>;
+  /** Hook calls currently running or queued (config commands). */
+  hooksInFlight: number;
+  config: { files: string[]; loadedAtUnixMs: number; error: string | null };
+}
 
 export interface SessionInfo {
   name: string;
@@ -84,7 +130,10 @@ export type Reply =
   /** The attached session's shell ended; the connection closes after this. */
   | { type: 'exit'; exitCode: number; signal: number | null }
   /** This client is no longer attached (the session lives on unless reason is kill/ttl). */
-  | { type: 'detached'; reason: DetachReason };
+  | { type: 'detached'; reason: DetachReason }
+  /** One event of an `events` subscription. */
+  | { type: 'event'; event: SessionEvent }
+  | { type: 'status'; status: DaemonStatus };
 
 export type RequestType = Request['type'];
 export type ReplyType = Reply['type'];
@@ -147,6 +196,16 @@ function strRecord(o: Obj, key: string): Record<string, string> {
   return out;
 }
 
+function hookCommands(o: Obj, key: string): Record<string, string[]> {
+  const v = o[key];
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProtocolError(`field '${key}' must be an object`);
+  const out: Record<string, string[]> = {};
+  const entries = Object.entries(v);
+  if (entries.length > 16) throw new ProtocolError(`field '${key}' has too many entries`);
+  for (const [name] of entries) out[name] = strArray(v as Obj, name, 64);
+  return out;
+}
+
 const MAX_TERMINAL_DIMENSION = 10_000;
 const MAX_TTL_MS = 10 * 365 * 24 * 3600 * 1000;
 
@@ -170,6 +229,7 @@ export function parseRequest(raw: unknown): Request {
         cols: int(o, 'cols', 1, MAX_TERMINAL_DIMENSION),
         env: strRecord(o, 'env'),
         clientPid: int(o, 'clientPid', 0, 2 ** 31),
+        hooks: o.hooks === undefined ? {} : hookCommands(o, 'hooks'),
       };
     case 'resize':
       return { type, rows: int(o, 'rows', 1, MAX_TERMINAL_DIMENSION), cols: int(o, 'cols', 1, MAX_TERMINAL_DIMENSION) };
@@ -181,13 +241,17 @@ export function parseRequest(raw: unknown): Request {
       return { type };
     case 'set-log-level':
       return { type, level: str(o, 'level', 32) };
+    case 'events':
+      return { type, session: nullable(o, 'session', sessionName), history: int(o, 'history', 0, 1_000_000) };
+    case 'status':
+      return { type };
     default:
       throw new ProtocolError(`unknown request type ${JSON.stringify(type)?.slice(0, 64)}`);
   }
 }
 
 const REPLY_TYPES: ReadonlySet<string> = new Set<ReplyType>([
-  'hello', 'attached', 'busy', 'error', 'detach-result', 'kill-result', 'list', 'ok', 'exit', 'detached',
+  'hello', 'attached', 'busy', 'error', 'detach-result', 'kill-result', 'list', 'ok', 'exit', 'detached', 'event', 'status',
 ]);
 
 /** The client trusts its own daemon's shapes but still refuses unknown reply types. */

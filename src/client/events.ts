@@ -1,0 +1,64 @@
+/**
+ * `tshpool events`: prints session events as JSON lines until interrupted.
+ * `tshpool status`: the daemon's state and hook counters.
+ */
+import type { DaemonConnection } from './connect.js';
+import { ExitCode, UserError } from './errors.js';
+import { formatAge } from '../util/duration.js';
+import { formatTable } from './commands.js';
+
+export function streamEvents(conn: DaemonConnection, session: string | null, history: number): Promise<number> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (code: number, message?: string): void => {
+      if (done) return;
+      done = true;
+      process.off('SIGINT', onInterrupt);
+      process.off('SIGTERM', onInterrupt);
+      process.stdout.off('error', onStdoutError);
+      conn.onReply = null;
+      conn.onClose = null;
+      conn.close();
+      if (message) process.stderr.write(`tshpool: ${message}\n`);
+      resolve(code);
+    };
+    const onInterrupt = (): void => finish(ExitCode.Ok);
+    // `tshpool events | head -1`: the reader left; so do we.
+    const onStdoutError = (): void => finish(ExitCode.Ok);
+    process.on('SIGINT', onInterrupt);
+    process.on('SIGTERM', onInterrupt);
+    process.stdout.on('error', onStdoutError);
+    conn.onReply = (reply) => {
+      if (reply.type === 'event') process.stdout.write(`${JSON.stringify(reply.event)}\n`);
+      else if (reply.type === 'error') finish(ExitCode.Error, reply.reason);
+    };
+    conn.onClose = () => finish(ExitCode.Error, 'the event stream ended: the daemon stopped, or this reader fell too far behind and was dropped');
+    conn.send({ type: 'events', session, history });
+  });
+}
+
+export async function status(conn: DaemonConnection, json: boolean): Promise<number> {
+  conn.send({ type: 'status' });
+  const reply = await conn.next();
+  if (reply.type !== 'status') throw new UserError(reply.type === 'error' ? reply.reason : `unexpected reply from the daemon: ${reply.type}`);
+  const s = reply.status;
+  if (json) {
+    process.stdout.write(`${JSON.stringify(s)}\n`);
+    return ExitCode.Ok;
+  }
+  const lines = [
+    `daemon:   pid ${s.pid}, version ${s.version}, up ${formatAge(s.uptimeMs)}`,
+    `sessions: ${s.sessions}`,
+    `socket:   ${s.socket}`,
+    `log:      ${s.logFile}`,
+    `config:   ${s.config.files.length ? s.config.files.join(', ') : '(defaults, no file)'}, loaded ${formatAge(Date.now() - s.config.loadedAtUnixMs)} ago${s.config.error ? `\n          last reload failed: ${s.config.error}` : ''}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const hooks = Object.entries(s.hooks);
+  if (hooks.length) {
+    const rows = [['HOOK', 'CALLS', 'ERRORS', 'TIMEOUTS', 'MEAN MS', 'LAST ERROR']];
+    for (const [name, h] of hooks) rows.push([name, String(h.calls), String(h.errors), String(h.timeouts), h.meanDurationMs.toFixed(1), h.lastError ?? '-']);
+    process.stdout.write(`\n${formatTable(rows)}`);
+  }
+  return ExitCode.Ok;
+}
