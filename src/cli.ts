@@ -4,7 +4,7 @@
  * and an exit code here, in one place.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { loadConfig, ConfigError, type LoadedConfig } from './config/load.js';
+import { loadConfig, ConfigError, type ConfigSources, type LoadedConfig } from './config/load.js';
 import { HOOK_COMMAND_NAMES } from './config/schema.js';
 import type { Hooks } from './hooks/hooks.js';
 import { resolvePaths, SYSTEM_CONFIG_PATH, userConfigPath, PathError, type Paths } from './paths.js';
@@ -60,8 +60,12 @@ class Context {
     return resolvePaths({ socket: this.global.socket, logFile: this.global.logFile });
   }
 
+  get configSources(): ConfigSources {
+    return { explicitFile: this.global.configFile ?? null, systemFile: SYSTEM_CONFIG_PATH, userFile: userConfigPath() };
+  }
+
   loadConfig(quiet = false): LoadedConfig {
-    const loaded = loadConfig({ explicitFile: this.global.configFile ?? null, systemFile: SYSTEM_CONFIG_PATH, userFile: userConfigPath() });
+    const loaded = loadConfig(this.configSources);
     if (!quiet) loaded.warnings.forEach(warn);
     return loaded;
   }
@@ -152,6 +156,54 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
         return context().with((c) =>
           attach(c, { name, force: !!o.force, background: !!o.background, ttlMs, cmd, dir: o.dir ?? null, hooks, config }),
         );
+      }),
+    );
+
+  program
+    .command('view')
+    .description('watch a session read-only (leave with the detach keys or Ctrl-C)')
+    .argument('<name>', 'session name')
+    .addHelpText('after', '\nSeveral viewers may watch at once; the session does not become busy.\nExample:\n  tshpool view build')
+    .action((name: string) =>
+      run(async () => {
+        checkName(name);
+        const { config } = context().loadConfig();
+        const { view } = await import('./client/attach.js');
+        return context().with((c) => view(c, { name, config }));
+      }),
+    );
+
+  program
+    .command('capture')
+    .description("print a session's current screen as text")
+    .argument('<name>', 'session name')
+    .option('--scrollback <n>', 'also print up to N lines of scrollback above the screen', '0')
+    .option('--ansi', 'keep colours and attributes as escape sequences')
+    .addHelpText('after', '\nExample:\n  tshpool capture build --scrollback 100 | grep -i error')
+    .action((name: string, o: { scrollback: string; ansi?: boolean }) =>
+      run(async () => {
+        checkName(name);
+        const scrollback = Number(o.scrollback);
+        if (!Number.isInteger(scrollback) || scrollback < 0) throw new UserError(`invalid --scrollback ${JSON.stringify(o.scrollback)}: use a whole number`, ExitCode.Usage);
+        const { capture } = await import('./client/commands.js');
+        return context().with((c) => capture(c, name, scrollback, !!o.ansi));
+      }),
+    );
+
+  program
+    .command('send')
+    .description('type into a session, like tmux send-keys')
+    .argument('<name>', 'session name')
+    .argument('<text...>', 'text to type (words joined by spaces); with --keys, key names')
+    .option('--keys', 'treat each argument as a key name (Enter, C-c, Up, Esc...) or, if it is none, literal text')
+    .addHelpText('after', "\nExamples:\n  tshpool send build 'make test'          # types the text, no Enter\n  tshpool send build --keys 'make test' Enter\n  tshpool send build --keys C-c")
+    .action((name: string, text: string[], o: { keys?: boolean }) =>
+      run(async () => {
+        checkName(name);
+        const { keyBytes } = await import('./util/keys.js');
+        const data = o.keys ? text.map((t) => keyBytes(t) ?? t).join('') : text.join(' ');
+        const { send } = await import('./client/commands.js');
+        return context().with((c) => send(c, name, data));
       }),
     );
 
@@ -250,14 +302,13 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     .action(() =>
       run(async () => {
         const g = context();
-        const { config, warnings, files } = g.loadConfig(true);
+        const loaded = g.loadConfig(true);
         const { runDaemon } = await import('./daemon/main.js');
         const { levelForVerbosity } = await import('./daemon/log.js');
         const code = await runDaemon({
           paths: g.paths,
-          config,
-          configFiles: files,
-          configWarnings: warnings,
+          loaded,
+          configSources: g.configSources,
           logLevel: levelForVerbosity(g.global.verbose),
           hooks: g.hooks,
         });

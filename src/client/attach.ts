@@ -77,11 +77,32 @@ export async function attach(conn: DaemonConnection, opts: AttachOptions): Promi
     conn.close();
     return ExitCode.Ok;
   }
-  return stream(conn, opts, interactive, early);
+  return stream(conn, { name: opts.name, config: opts.config, viewer: false }, interactive, early);
 }
 
-/** Runs the attached session until it exits or this client detaches. */
-function stream(conn: DaemonConnection, opts: AttachOptions, interactive: boolean, early: Buffer[]): Promise<number> {
+/** `tshpool view NAME`: watch a session read-only. Leave with the detach keys or Ctrl-C. */
+export async function view(conn: DaemonConnection, opts: { name: string; config: Config }): Promise<number> {
+  const interactive = process.stdin.isTTY === true;
+  const size = interactive ? terminalSize() : { cols: DEFAULT_COLS, rows: DEFAULT_ROWS };
+  conn.send({ type: 'view', name: opts.name, rows: size.rows, cols: size.cols, clientPid: process.pid });
+  const early: Buffer[] = [];
+  conn.onData = (d) => early.push(d);
+  const reply = await conn.next();
+  if (reply.type === 'error') throw new UserError(reply.reason);
+  if (reply.type !== 'viewing') throw new UserError(`unexpected reply from the daemon: ${reply.type}`);
+  return stream(conn, { ...opts, viewer: true }, interactive, early);
+}
+
+/** Ctrl-C: how a viewer leaves (its keystrokes never reach the session). */
+const CTRL_C = 0x03;
+
+/** Runs the attached (or viewed) session until it exits or this client detaches. */
+function stream(
+  conn: DaemonConnection,
+  opts: { name: string; config: Config; viewer: boolean },
+  interactive: boolean,
+  early: Buffer[],
+): Promise<number> {
   const stdin = process.stdin;
   const stdout = process.stdout;
   const matcher = new KeybindingMatcher(opts.config.keybinding);
@@ -124,6 +145,10 @@ function stream(conn: DaemonConnection, opts: AttachOptions, interactive: boolea
 
     const onInput = (chunk: Buffer): void => {
       const { output, actions } = matcher.push(chunk);
+      if (opts.viewer) {
+        if (actions.includes('detach') || output.includes(CTRL_C)) detach();
+        return;
+      }
       if (output.length > 0) conn.sendData(output);
       if (actions.includes('detach')) detach();
     };
@@ -141,14 +166,17 @@ function stream(conn: DaemonConnection, opts: AttachOptions, interactive: boolea
     conn.onReply = (reply: Reply) => {
       switch (reply.type) {
         case 'exit':
-          finish(reply.signal ? 128 + reply.signal : reply.exitCode);
+          if (opts.viewer) finish(ExitCode.Ok, `session '${opts.name}' ended`);
+          else finish(reply.signal ? 128 + reply.signal : reply.exitCode);
           return;
         case 'detached':
           finish(
             ExitCode.Ok,
-            reply.reason === 'force'
-              ? `detached from session '${opts.name}': another terminal took it over with -f`
-              : `detached from session '${opts.name}'`,
+            opts.viewer
+              ? `stopped viewing session '${opts.name}'`
+              : reply.reason === 'force'
+                ? `detached from session '${opts.name}': another terminal took it over with -f`
+                : `detached from session '${opts.name}'`,
           );
           return;
         case 'error':
@@ -167,7 +195,7 @@ function stream(conn: DaemonConnection, opts: AttachOptions, interactive: boolea
     process.on('SIGTERM', onTerm);
     stdin.on('data', onInput);
     stdin.on('end', onInputEnd);
-    if (interactive) stdout.on('resize', onResize);
+    if (interactive && !opts.viewer) stdout.on('resize', onResize);
     stdin.resume();
   });
 }

@@ -58,9 +58,16 @@ export function formatTable(rows: string[][]): string {
 }
 
 export function formatSessionTable(sessions: SessionInfo[], now = Date.now()): string {
-  const rows = [['NAME', 'STATUS', 'STARTED', 'PID', 'CLIENT PID']];
+  const rows = [['NAME', 'STATUS', 'STARTED', 'PID', 'CLIENT PID', 'VIEWERS']];
   for (const s of sessions) {
-    rows.push([s.name, s.status, `${formatAge(now - s.started_at_unix_ms)} ago`, String(s.pid), s.client_pid === null ? '-' : String(s.client_pid)]);
+    rows.push([
+      s.name,
+      s.status,
+      `${formatAge(now - s.started_at_unix_ms)} ago`,
+      String(s.pid),
+      s.client_pid === null ? '-' : String(s.client_pid),
+      String(s.viewers),
+    ]);
   }
   return formatTable(rows);
 }
@@ -90,6 +97,21 @@ export function version(conn: DaemonConnection | null): number {
 
 export async function setLogLevel(conn: DaemonConnection, level: string): Promise<number> {
   conn.send({ type: 'set-log-level', level });
+  const reply = await conn.next();
+  if (reply.type !== 'ok') unexpected(reply);
+  return ExitCode.Ok;
+}
+
+export async function capture(conn: DaemonConnection, name: string, scrollback: number, ansi: boolean): Promise<number> {
+  conn.send({ type: 'capture', name, scrollback, ansi });
+  const reply = await conn.next();
+  if (reply.type !== 'capture') unexpected(reply);
+  process.stdout.write(reply.text);
+  return ExitCode.Ok;
+}
+
+export async function send(conn: DaemonConnection, name: string, data: string): Promise<number> {
+  conn.send({ type: 'send', name, data });
   const reply = await conn.next();
   if (reply.type !== 'ok') unexpected(reply);
   return ExitCode.Ok;

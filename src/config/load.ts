@@ -4,6 +4,7 @@
  * file alone. Errors name the file, line and key; unknown keys are warnings.
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { parse, TomlError } from 'smol-toml';
 import { DEFAULT_CONFIG, KEYS, TypeProblem, type Config } from './schema.js';
 
@@ -82,36 +83,68 @@ export function parseConfigText(source: string, file: string, warnings: string[]
   return out;
 }
 
+function missing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
 function readIfExists(file: string): string | null {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    if (missing(err)) return null;
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
 }
 
-/**
- * Loads the configuration. With `explicitFile`, that file alone (it must exist);
- * otherwise `systemFile` then `userFile`, both optional. Synchronous: called at
- * start-up and by the client, never on a daemon serving path.
- */
-export function loadConfig(opts: { explicitFile?: string | null; systemFile: string; userFile: string }): LoadedConfig {
+async function readIfExistsAsync(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if (missing(err)) return null;
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Which files make up the configuration. */
+export interface ConfigSources {
+  /** `--config-file`: this file alone (it must exist). */
+  explicitFile?: string | null;
+  systemFile: string;
+  userFile: string;
+}
+
+/** The files to read, in order of increasing priority. */
+export function configCandidates(opts: ConfigSources): string[] {
+  return opts.explicitFile ? [opts.explicitFile] : [opts.systemFile, opts.userFile];
+}
+
+function merge(opts: ConfigSources, texts: (string | null)[]): LoadedConfig {
   const warnings: string[] = [];
   const files: string[] = [];
-  const layers: Partial<Config>[] = [];
-  const candidates = opts.explicitFile ? [opts.explicitFile] : [opts.systemFile, opts.userFile];
-  for (const file of candidates) {
-    const text = readIfExists(file);
+  const config: Config = { ...DEFAULT_CONFIG };
+  configCandidates(opts).forEach((file, i) => {
+    const text = texts[i] ?? null;
     if (text === null) {
       if (opts.explicitFile) throw new ConfigError(`config file ${file} does not exist`);
-      continue;
+      return;
     }
     files.push(file);
-    layers.push(parseConfigText(text, file, warnings));
-  }
-  const config: Config = { ...DEFAULT_CONFIG };
-  for (const layer of layers) Object.assign(config, layer);
+    Object.assign(config, parseConfigText(text, file, warnings));
+  });
   return { config, files, warnings };
+}
+
+/**
+ * Loads the configuration. With `explicitFile`, that file alone (it must exist);
+ * otherwise `systemFile` then `userFile`, both optional. Synchronous: for the
+ * client and daemon start-up; the running daemon reloads with loadConfigAsync.
+ */
+export function loadConfig(opts: ConfigSources): LoadedConfig {
+  return merge(opts, configCandidates(opts).map(readIfExists));
+}
+
+/** loadConfig without blocking the event loop (the daemon's hot reload). */
+export async function loadConfigAsync(opts: ConfigSources): Promise<LoadedConfig> {
+  return merge(opts, await Promise.all(configCandidates(opts).map(readIfExistsAsync)));
 }

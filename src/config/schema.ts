@@ -47,7 +47,17 @@ export interface Config {
   keybinding: Keybinding[];
   /** `[hooks]`: commands run on session events, and the hook timeout. */
   hooks: HooksConfig;
+  /** What a reattaching client sees first: the whole screen, the last N lines, or nothing. */
+  session_restore_mode: RestoreMode;
+  /** Scrollback lines the screen emulator keeps per session. */
+  output_spool_lines: number;
+  /** Prefix for bash/zsh/fish prompts; `$TSHPOOL_SESSION_NAME` is replaced by the name; "" disables. */
+  prompt_prefix: string;
+  /** Do not point the shell's SSH_AUTH_SOCK at a per-session symlink. */
+  nosymlink_ssh_auth_sock: boolean;
 }
+
+export type RestoreMode = 'screen' | 'simple' | { lines: number };
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   shell: null,
@@ -60,6 +70,10 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   nodaemonize: false,
   keybinding: [],
   hooks: { commands: {}, timeoutMs: DEFAULT_HOOK_TIMEOUT_MS },
+  session_restore_mode: 'screen',
+  output_spool_lines: 1000,
+  prompt_prefix: 'tshpool:$TSHPOOL_SESSION_NAME ',
+  nosymlink_ssh_auth_sock: false,
 });
 
 /** A checker turns a raw TOML value into the typed value, or throws a TypeProblem naming the sub-key. */
@@ -156,6 +170,25 @@ const hooks: Checker<HooksConfig> = (v) => {
   return out;
 };
 
+const MAX_SPOOL_LINES = 100_000;
+
+const restoreMode: Checker<RestoreMode> = (v) => {
+  if (v === 'screen' || v === 'simple') return v;
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const lines = (v as Record<string, unknown>).lines;
+    if (typeof lines === 'number' && Number.isInteger(lines) && lines >= 1 && lines <= MAX_SPOOL_LINES) return { lines };
+    throw new TypeProblem(`expected lines = a whole number from 1 to ${MAX_SPOOL_LINES}, got ${describe(lines)}`, ['lines']);
+  }
+  throw new TypeProblem(`expected "screen", "simple" or { lines = N }, got ${describe(v)}`);
+};
+
+const spoolLines: Checker<number> = (v) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_SPOOL_LINES) {
+    throw new TypeProblem(`expected a whole number from 0 to ${MAX_SPOOL_LINES}, got ${describe(v)}`);
+  }
+  return v;
+};
+
 /** Every known top-level key with its checker. */
 export const KEYS: { [K in keyof Config]: Checker<Config[K]> } = {
   shell: string,
@@ -168,6 +201,10 @@ export const KEYS: { [K in keyof Config]: Checker<Config[K]> } = {
   nodaemonize: boolean,
   keybinding: keybindings,
   hooks,
+  session_restore_mode: restoreMode,
+  output_spool_lines: spoolLines,
+  prompt_prefix: string,
+  nosymlink_ssh_auth_sock: boolean,
 };
 
 /** Shared checkers for keys that later modules add. */

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { CLIENT_QUEUE_LIMIT_BYTES, CLIENT_STALL_TIMEOUT_MS } from '../consts.js';
 import { encodeControl, encodeData } from '../protocol/codec.js';
 import type { Reply } from '../protocol/messages.js';
+import type { SnapshotOptions } from '../restore/spool.js';
 import type { Logger } from './log.js';
 
 /** Repaint sent to a client that fell behind when no screen snapshot is available. */
@@ -27,7 +28,7 @@ export class ClientLink {
     readonly pid: number,
     private readonly log: Logger,
     /** Produces the repaint for this client (the session's spool snapshot). */
-    private readonly snapshot: () => Promise<Buffer | null>,
+    private readonly snapshot: (options?: SnapshotOptions) => Promise<Buffer | null>,
   ) {}
 
   get isClosed(): boolean {
@@ -42,20 +43,22 @@ export class ClientLink {
   /**
    * Sends a repaint first and holds live output until it is out, so nothing is torn
    * or duplicated. `fallback` is sent when there is no snapshot to send.
+   * Resolves to the snapshot that was sent (null when there was none).
    */
-  async restore(fallback: Buffer | null = null): Promise<void> {
+  async restore(fallback: Buffer | null = null, options?: SnapshotOptions): Promise<Buffer | null> {
     this.held = [];
     let snap: Buffer | null = null;
     try {
-      snap = await this.snapshot();
+      snap = await this.snapshot(options);
     } catch (err) {
       this.log.warn('snapshot failed', { error: err as Error });
     }
     const held = this.held;
     this.held = null;
-    snap ??= fallback;
-    if (snap && !this.isClosed) this.writeData(snap);
+    const sent = snap ?? fallback;
+    if (sent && !this.isClosed) this.writeData(sent);
     for (const chunk of held) this.sendOutput(chunk);
+    return snap;
   }
 
   /** Shell output for this client; drops it instead of queueing without bound. */
@@ -91,7 +94,8 @@ export class ClientLink {
       if (this.stallTimer) clearTimeout(this.stallTimer);
       this.stallTimer = null;
       this.behind = false;
-      if (!this.isClosed) void this.restore(RESYNC_FALLBACK);
+      // The terminal already shows the session's history: repaint the screen only.
+      if (!this.isClosed) void this.restore(RESYNC_FALLBACK, { scrollbackLines: 0 });
     });
   }
 

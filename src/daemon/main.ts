@@ -8,14 +8,18 @@ import { chmod, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import lockfile from 'proper-lockfile';
 import { KILL_GRACE_MS, STARTUP_LOCK_STALE_MS } from '../consts.js';
+import type { ConfigSources, LoadedConfig } from '../config/load.js';
 import { checkCommandLine, HOOK_COMMAND_NAMES, type Config, type HookCommandName } from '../config/schema.js';
+import { watchConfig } from '../config/watch.js';
 import { setHookLogSink } from '../hooks/builtin.js';
 import { CommandRunner, COMMAND_NAME_FOR_EVENT } from '../hooks/command-hooks.js';
 import { HookRunner, type HookEvent, type Hooks } from '../hooks/hooks.js';
 import type { DaemonStatus, HookCounters } from '../protocol/messages.js';
 import { checkSocketPathLength, ensurePrivateDir, socketDir, type Paths } from '../paths.js';
 import { VERSION } from '../version.js';
+import { join } from 'node:path';
 import { EventHub, toSessionEvent } from './events.js';
+import { writeShellIntegration } from './shell-integration.js';
 import { Logger, type LogLevel } from './log.js';
 import { serve } from './server.js';
 import type { Session } from './session.js';
@@ -26,9 +30,9 @@ const SHUTDOWN_HOOK_GRACE_MS = 2000;
 
 export interface DaemonOptions {
   paths: Paths;
-  config: Config;
-  configFiles: string[];
-  configWarnings: string[];
+  /** The configuration read at start-up, and where it came from (for hot reload). */
+  loaded: LoadedConfig;
+  configSources: ConfigSources;
   logLevel: LogLevel;
   hooks: Hooks;
 }
@@ -95,9 +99,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   checkSocketPathLength(paths.socket);
   ensurePrivateDir(socketDir(paths), paths.defaultSocket);
   const log = new Logger(paths.log, opts.logLevel);
-  for (const w of opts.configWarnings) log.warn(w);
+  for (const w of opts.loaded.warnings) log.warn(w);
 
-  const config = opts.config;
+  let config: Config = opts.loaded.config;
+  const configState = { files: opts.loaded.files, loadedAtUnixMs: Date.now(), error: null as string | null };
   const startedAt = Date.now();
   setHookLogSink((msg, fields) => log.info(msg, fields));
   const hookRunner = new HookRunner(opts.hooks, log, config.hooks.timeoutMs);
@@ -118,10 +123,19 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     runCommands(hook, session.hookCommands[hook], event);
   };
   const info = userInfo();
+  const runtime = socketDir(paths);
+  let integration = null;
+  try {
+    integration = await writeShellIntegration(join(runtime, 'shell-integration'));
+  } catch (err) {
+    log.warn('cannot write the shell integration scripts; prompts will not be prefixed', { error: err as Error });
+  }
   const table = new SessionTable({
     log,
     user: { home: process.env.HOME || info.homedir, user: info.username, shell: info.shell || process.env.SHELL || '/bin/sh' },
     config: () => config,
+    sessionsDir: join(runtime, 'sessions'),
+    integration,
     onEvent,
   });
 
@@ -154,7 +168,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       logFile: paths.log,
       hooks,
       hooksInFlight: hookRunner.inFlight,
-      config: { files: opts.configFiles, loadedAtUnixMs: startedAt, error: null },
+      config: { ...configState },
     };
   };
   const checkHookCommands = (hooks: Record<string, string[]>): string | null => {
@@ -170,7 +184,20 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     }
     return null;
   };
-  serve(server, { log, table, events, status, checkHookCommands });
+  serve(server, { log, config: () => config, table, events, status, checkHookCommands });
+  const watcher = watchConfig(
+    opts.configSources,
+    (loaded) => {
+      config = loaded.config;
+      Object.assign(configState, { files: loaded.files, loadedAtUnixMs: Date.now(), error: null });
+      for (const w of loaded.warnings) log.warn(w);
+      log.info('config reloaded; new sessions and attaches use it', { files: loaded.files.join(', ') });
+    },
+    (err) => {
+      configState.error = err.message;
+      log.warn('config reload failed; keeping the previous config', { error: err });
+    },
+  );
   log.info('daemon started', { pid: process.pid, version: VERSION, socket: paths.socket });
 
   return new Promise<number>((resolve) => {
@@ -179,6 +206,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info('shutting down', { signal, sessions: table.size });
+      watcher.close();
       server.close();
       await Promise.race([
         Promise.all(table.all().map((s) => s.kill('kill'))),

@@ -10,6 +10,8 @@ import { PROTOCOL_VERSION, assertNever, parseRequest, type DaemonStatus, type Re
 import { VERSION } from '../version.js';
 import { ClientLink } from './client-link.js';
 import type { EventHub } from './events.js';
+import type { Config } from '../config/schema.js';
+import type { Session } from './session.js';
 import { isLogLevel, type Logger } from './log.js';
 import { SpawnProblem, type SessionTable } from './session-table.js';
 
@@ -17,6 +19,7 @@ type ConnState = 'hello' | 'command' | 'attached' | 'done';
 
 export interface ServerDeps {
   log: Logger;
+  config: () => Config;
   table: SessionTable;
   events: EventHub;
   status: () => DaemonStatus;
@@ -32,6 +35,8 @@ class Connection {
   private queued: Frame[] | null = null;
   private link: ClientLink | null = null;
   private sessionName: string | null = null;
+  /** A read-only viewer: its input is ignored and it never resizes the pty. */
+  private viewer = false;
 
   constructor(
     private readonly socket: Socket,
@@ -89,7 +94,7 @@ class Connection {
     if (this.state === 'done') return;
     if (frame.kind === FrameKind.Data) {
       if (this.state !== 'attached') return this.fail('terminal data before attaching');
-      this.deps.table.get(this.sessionName!)?.write(frame.data);
+      if (!this.viewer) this.deps.table.get(this.sessionName!)?.write(frame.data);
       return;
     }
     let req: Request;
@@ -141,16 +146,31 @@ class Connection {
     if (this.state === 'attached') {
       switch (req.type) {
         case 'resize':
-          table.get(this.sessionName!)?.resize(req.cols, req.rows);
+          if (!this.viewer) table.get(this.sessionName!)?.resize(req.cols, req.rows);
           return;
         case 'detach': {
           const session = table.get(this.sessionName!);
+          if (this.viewer) {
+            this.link?.end({ type: 'detached', reason: 'detach' });
+            return;
+          }
           if (session?.client === this.link) session.detachClient('detach');
           else this.finish({ type: 'detached', reason: 'detach' });
           return;
         }
-        default:
+        case 'view':
+        case 'attach':
+        case 'hello':
+        case 'kill':
+        case 'list':
+        case 'set-log-level':
+        case 'events':
+        case 'status':
+        case 'capture':
+        case 'send':
           return this.fail(`${req.type} is not allowed while attached`);
+        default:
+          return assertNever(req);
       }
     }
     // One command per connection.
@@ -159,6 +179,21 @@ class Connection {
         return this.fail('hello sent twice');
       case 'attach':
         return this.runAsync(this.attach(req));
+      case 'view':
+        return this.view(req);
+      case 'capture': {
+        const session = table.get(req.name);
+        if (!session) return this.finish({ type: 'error', reason: `not found: ${req.name}` });
+        return this.runAsync(
+          session.capture({ scrollback: req.scrollback, ansi: req.ansi }).then((text) => this.finish({ type: 'capture', text })),
+        );
+      }
+      case 'send': {
+        const session = table.get(req.name);
+        if (!session) return this.finish({ type: 'error', reason: `not found: ${req.name}` });
+        session.write(req.data);
+        return this.finish({ type: 'ok' });
+      }
       case 'resize':
         return this.fail('resize before attaching');
       case 'detach': {
@@ -207,9 +242,9 @@ class Connection {
     if (!session) {
       const hookProblem = this.deps.checkHookCommands(req.hooks);
       if (hookProblem) return this.finish({ type: 'error', reason: hookProblem });
-      let spec;
+      let prepared;
       try {
-        spec = await table.prepare(req);
+        prepared = await table.prepare(req);
       } catch (err) {
         if (err instanceof SpawnProblem) return this.finish({ type: 'error', reason: err.message });
         throw err;
@@ -218,12 +253,13 @@ class Connection {
       // Another client may have created it while we were checking.
       session = table.get(req.name);
       if (!session) {
-        session = table.create(req.name, spec, { cols: req.cols, rows: req.rows, ttlMs: req.ttlMs, hookCommands: req.hooks });
+        session = table.create(req.name, prepared, { cols: req.cols, rows: req.rows, ttlMs: req.ttlMs, hookCommands: req.hooks });
         created = true;
         session.announceCreated(req.clientPid);
       }
     }
     if (req.background) {
+      if (created) this.refreshSessionEnv(session, req.env);
       return this.finish({ type: 'attached', name: req.name, created, shellPid: session.pid });
     }
     if (session.client) {
@@ -237,9 +273,29 @@ class Connection {
     this.state = 'attached';
     this.sessionName = req.name;
     const s = session;
-    this.link = new ClientLink(this.socket, req.clientPid, log, () => s.snapshot());
+    this.link = new ClientLink(this.socket, req.clientPid, log, (o) => s.snapshot(o));
     this.reply({ type: 'attached', name: req.name, created, shellPid: s.pid });
     s.attach(this.link, req.cols, req.rows, !created);
+    this.refreshSessionEnv(s, req.env);
+  }
+
+  /** Points the session's agent symlink at this client's agent and rewrites forward.env. */
+  private refreshSessionEnv(session: Session, env: Record<string, string>): void {
+    const config = this.deps.config();
+    const work = [session.dir.writeForwardEnv(env)];
+    if (!config.nosymlink_ssh_auth_sock) work.push(session.dir.pointAgent(env.SSH_AUTH_SOCK));
+    void Promise.all(work).catch((err: Error) => this.deps.log.warn('cannot update the session directory', { session: session.name, error: err }));
+  }
+
+  private view(req: Extract<Request, { type: 'view' }>): void {
+    const session = this.deps.table.get(req.name);
+    if (!session) return this.finish({ type: 'error', reason: `no session named '${req.name}' (see 'tshpool list')` });
+    this.state = 'attached';
+    this.sessionName = req.name;
+    this.viewer = true;
+    this.link = new ClientLink(this.socket, req.clientPid, this.deps.log, (o) => session.snapshot(o));
+    this.reply({ type: 'viewing', name: req.name, shellPid: session.pid });
+    session.addViewer(this.link);
   }
 }
 

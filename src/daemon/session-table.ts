@@ -6,10 +6,12 @@ import { access, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { HookEvent } from '../hooks/hooks.js';
-import { NullSpool, type Spool } from '../restore/spool.js';
+import { createSpool } from '../restore/create-spool.js';
 import type { Logger } from './log.js';
+import { SessionDir } from './session-dir.js';
 import { Session } from './session.js';
 import { buildSpawnSpec, type SpawnSpec, type UserInfo } from './shell-env.js';
+import type { IntegrationPaths } from './shell-integration.js';
 
 export class SpawnProblem extends Error {
   override name = 'SpawnProblem';
@@ -35,16 +37,27 @@ async function resolveCommand(command: string, path: string): Promise<string | n
   return null;
 }
 
+export interface Prepared {
+  spec: SpawnSpec;
+  dir: SessionDir;
+  /** The config the session is created with (restore mode, spool size). */
+  config: Config;
+}
+
 export class SessionTable {
   private readonly sessions = new Map<string, Session>();
+  /** Pending session-directory removals by name, so a new session of the same name never loses its fresh directory. */
+  private readonly dirRemovals = new Map<string, Promise<void>>();
 
   constructor(
     private readonly deps: {
       log: Logger;
       user: UserInfo;
       config: () => Config;
+      /** Where session directories live ($TSHPOOL_SESSION_DIR = sessionsDir/NAME). */
+      sessionsDir: string;
+      integration: IntegrationPaths | null;
       onEvent: (event: HookEvent, session: Session) => void;
-      makeSpool?: (config: Config) => Spool;
     },
   ) {}
 
@@ -60,13 +73,16 @@ export class SessionTable {
     return this.sessions.size;
   }
 
-  /** Checks the directory and command and builds the spawn spec; throws SpawnProblem with a user-facing reason. */
-  async prepare(req: { name: string; cmd: string[] | null; dir: string | null; env: Record<string, string> }): Promise<SpawnSpec> {
+  /** Checks the directory and command, creates the session directory and builds the spawn spec; throws SpawnProblem with a user-facing reason. */
+  async prepare(req: { name: string; cmd: string[] | null; dir: string | null; env: Record<string, string> }): Promise<Prepared> {
     const config = this.deps.config();
     const cwd = req.dir ?? this.deps.user.home;
     if (!isAbsolute(cwd)) throw new SpawnProblem(`directory must be absolute: ${cwd}`);
     const st = await stat(cwd).catch(() => null);
     if (!st?.isDirectory()) throw new SpawnProblem(`directory does not exist: ${cwd}`);
+    const dir = new SessionDir(join(this.deps.sessionsDir, req.name));
+    const sessionEnv: Record<string, string> = { TSHPOOL_SESSION_DIR: dir.path };
+    if (!config.nosymlink_ssh_auth_sock) sessionEnv.SSH_AUTH_SOCK = dir.authSockLink;
     let spec: SpawnSpec;
     try {
       spec = buildSpawnSpec({
@@ -77,35 +93,51 @@ export class SessionTable {
         clientEnv: req.env,
         cmd: req.cmd,
         cwd,
+        integration: this.deps.integration,
+        sessionEnv,
       });
     } catch (err) {
       throw new SpawnProblem(`cannot parse the shell command: ${(err as Error).message}`);
     }
-    const program = req.cmd ? req.cmd[0] : spec.cmdline.split(' ')[0];
+    const program = req.cmd ? req.cmd[0] : spec.file;
     if (!program) throw new SpawnProblem('the command is empty');
     const resolved = await resolveCommand(program, spec.env.PATH ?? '');
     if (!resolved) throw new SpawnProblem(`command not found: ${program}`);
-    return spec;
+    await this.dirRemovals.get(req.name);
+    try {
+      await dir.create();
+    } catch (err) {
+      throw new SpawnProblem(`cannot create the session directory ${dir.path}: ${(err as Error).message}`);
+    }
+    return { spec, dir, config };
   }
 
-  create(name: string, spec: SpawnSpec, opts: { cols: number; rows: number; ttlMs: number | null; hookCommands: Record<string, string[]> }): Session {
-    const config = this.deps.config();
+  create(name: string, prepared: Prepared, opts: { cols: number; rows: number; ttlMs: number | null; hookCommands: Record<string, string[]> }): Session {
+    const { config } = prepared;
     const session = new Session({
       name,
-      spec,
+      spec: prepared.spec,
+      dir: prepared.dir,
       cols: opts.cols,
       rows: opts.rows,
       ttlMs: opts.ttlMs,
       hookCommands: opts.hookCommands,
-      spool: this.deps.makeSpool?.(config) ?? new NullSpool(),
+      makeSpool: (size, reply) => createSpool(config.session_restore_mode, { ...size, scrollbackLines: config.output_spool_lines, reply }),
       log: this.deps.log,
       onEvent: this.deps.onEvent,
       onEnded: (s) => {
         if (this.sessions.get(s.name) === s) this.sessions.delete(s.name);
+        const removal = s.dir
+          .remove()
+          .catch((err: Error) => this.deps.log.warn('cannot remove session directory', { session: s.name, error: err }))
+          .finally(() => {
+            if (this.dirRemovals.get(s.name) === removal) this.dirRemovals.delete(s.name);
+          });
+        this.dirRemovals.set(s.name, removal);
       },
     });
     this.sessions.set(name, session);
-    this.deps.log.info('session created', { session: name, pid: session.pid, cmd: spec.cmdline });
+    this.deps.log.info('session created', { session: name, pid: session.pid, cmd: prepared.spec.cmdline });
     return session;
   }
 }

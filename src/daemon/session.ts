@@ -1,23 +1,28 @@
 /**
  * One persistent session: a pty running a shell, the spool that remembers its
- * screen, its TTL timer, and the client attached to it (at most one). The session
- * owns all of these and releases them in dispose().
+ * screen, its TTL timer, the client attached to it (at most one) and its
+ * read-only viewers. The session owns all of these and releases them in dispose().
  *
- * The pty is read continuously, whatever the client does: output goes to the
- * spool and to the client's link, which drops rather than queues when the client
+ * The pty is read continuously, whatever the clients do: output goes to the
+ * spool and to each client's link, which drops rather than queues when its client
  * falls behind (client-link.ts). Nothing a client does can block the shell.
  */
 import * as pty from 'node-pty';
 import { KILL_GRACE_MS } from '../consts.js';
 import type { HookEvent, HookReason } from '../hooks/hooks.js';
 import type { DetachReason, SessionInfo } from '../protocol/messages.js';
-import type { Spool } from '../restore/spool.js';
+import type { CaptureOptions, SnapshotOptions, Spool } from '../restore/spool.js';
 import type { ClientLink } from './client-link.js';
 import type { Logger } from './log.js';
+import type { SessionDir } from './session-dir.js';
 import type { SpawnSpec } from './shell-env.js';
 
 /** setTimeout's limit is 2^31-1 ms (~24.8 days); longer TTLs are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The redraw nudge: the pty is one row smaller for this long, so full-screen programs repaint (shpool uses 50 ms too). */
+const REDRAW_JIGGLE_MS = 50;
+/** A snapshot that enters the alternate screen means a full-screen program is running. */
+const ALT_SCREEN_ON = Buffer.from('\x1b[?1049h');
 
 export interface SessionOptions {
   name: string;
@@ -25,7 +30,10 @@ export interface SessionOptions {
   cols: number;
   rows: number;
   ttlMs: number | null;
-  spool: Spool;
+  /** Builds the spool; `reply` carries the emulator's answers to terminal queries. */
+  makeSpool: (size: { cols: number; rows: number }, reply: (data: Buffer) => void) => Spool;
+  /** The session's private directory (agent symlink, forward.env). */
+  dir: SessionDir;
   log: Logger;
   /** Per-session hook commands (`attach --hook`), hook name → command lines. */
   hookCommands: Record<string, string[]>;
@@ -38,10 +46,12 @@ export interface SessionOptions {
 export class Session {
   readonly name: string;
   readonly hookCommands: Record<string, string[]>;
+  readonly dir: SessionDir;
   readonly startedAt = Date.now();
   lastConnectedAt: number | null = null;
   lastDisconnectedAt: number | null = null;
   client: ClientLink | null = null;
+  readonly viewers = new Set<ClientLink>();
 
   private readonly pty: pty.IPty;
   private readonly spool: Spool;
@@ -51,6 +61,7 @@ export class Session {
   private rows: number;
   private ttlTimer: NodeJS.Timeout | null = null;
   private killTimer: NodeJS.Timeout | null = null;
+  private jiggleTimer: NodeJS.Timeout | null = null;
   /** Why the session is ending, once a kill or TTL started it; otherwise the shell exited by itself. */
   private endReason: HookReason | null = null;
   private ended = false;
@@ -59,11 +70,16 @@ export class Session {
   constructor(private readonly opts: SessionOptions) {
     this.name = opts.name;
     this.hookCommands = opts.hookCommands;
-    this.spool = opts.spool;
+    this.dir = opts.dir;
     this.log = opts.log;
     this.cmdline = opts.spec.cmdline;
     this.cols = opts.cols;
     this.rows = opts.rows;
+    // The emulator answers queries (DA, cursor position) only while no client is
+    // attached: an attached terminal answers for itself, and twice would be wrong.
+    this.spool = opts.makeSpool({ cols: opts.cols, rows: opts.rows }, (reply) => {
+      if (!this.client && !this.ended) this.pty.write(reply as unknown as string);
+    });
     this.pty = pty.spawn(opts.spec.file, opts.spec.args, {
       name: opts.spec.env.TERM ?? 'xterm-256color',
       cols: opts.cols,
@@ -72,7 +88,6 @@ export class Session {
       env: opts.spec.env,
       encoding: null,
     } as pty.IPtyForkOptions);
-    this.spool.resize(opts.cols, opts.rows);
     // With encoding: null node-pty hands out Buffers; its typings still say string.
     this.pty.onData((data) => this.onOutput(data as unknown as Buffer));
     this.pty.onExit(({ exitCode, signal }) => this.onExit(exitCode, signal ?? 0));
@@ -93,6 +108,7 @@ export class Session {
       pid: this.pty.pid,
       client_pid: this.client?.pid ?? null,
       cmd: this.cmdline,
+      viewers: this.viewers.size,
     };
   }
 
@@ -117,12 +133,22 @@ export class Session {
   attach(link: ClientLink, cols: number, rows: number, reattach: boolean): void {
     this.client = link;
     this.lastConnectedAt = Date.now();
-    this.resize(cols, rows);
+    const resized = this.resize(cols, rows);
     link.socket.once('close', () => {
       if (this.client === link) this.dropClient('hangup');
     });
-    void link.restore();
+    void link.restore().then((snapshot) => {
+      // A size change already made full-screen programs redraw; otherwise nudge them.
+      if (reattach && !resized && (snapshot === null || snapshot.includes(ALT_SCREEN_ON))) this.jiggle();
+    });
     if (reattach) this.event('reattach', { clientPid: link.pid });
+  }
+
+  /** Adds a read-only viewer: it gets the restored screen, then live output. */
+  addViewer(link: ClientLink): void {
+    this.viewers.add(link);
+    link.socket.once('close', () => this.viewers.delete(link));
+    void link.restore();
   }
 
   /** Detaches the current client (if any), telling it why. Returns whether one was attached. */
@@ -143,29 +169,51 @@ export class Session {
   }
 
   /** Bytes that repaint the session on a blank terminal (see Spool). */
-  snapshot(): Promise<Buffer | null> {
-    return this.spool.snapshot();
+  snapshot(options?: SnapshotOptions): Promise<Buffer | null> {
+    return this.spool.snapshot(options);
   }
 
-  write(data: Buffer): void {
-    if (!this.ended) this.pty.write(data as unknown as string);
+  capture(options: CaptureOptions): Promise<string> {
+    return this.spool.capture(options);
   }
 
-  resize(cols: number, rows: number): void {
-    if (this.ended || (cols === this.cols && rows === this.rows)) return;
+  write(data: Buffer | string): void {
+    if (!this.ended) this.pty.write(data as string);
+  }
+
+  /** Resizes pty and spool; returns whether the size changed. */
+  resize(cols: number, rows: number): boolean {
+    if (this.ended || (cols === this.cols && rows === this.rows)) return false;
     this.cols = cols;
     this.rows = rows;
+    this.resizePty(cols, rows);
+    this.spool.resize(cols, rows);
+    return true;
+  }
+
+  private resizePty(cols: number, rows: number): void {
     try {
       this.pty.resize(cols, rows);
     } catch (err) {
       this.log.debug('resize failed', { session: this.name, error: err as Error });
     }
-    this.spool.resize(cols, rows);
+  }
+
+  /** Makes full-screen programs redraw: a brief size change of the pty only (the spool keeps its size). */
+  private jiggle(): void {
+    if (this.ended || this.jiggleTimer) return;
+    if (this.rows > 1) this.resizePty(this.cols, this.rows - 1);
+    else this.resizePty(this.cols > 1 ? this.cols - 1 : this.cols + 1, this.rows);
+    this.jiggleTimer = setTimeout(() => {
+      this.jiggleTimer = null;
+      if (!this.ended) this.resizePty(this.cols, this.rows);
+    }, REDRAW_JIGGLE_MS);
   }
 
   private onOutput(data: Buffer): void {
     this.spool.write(data);
     this.client?.sendOutput(data);
+    for (const viewer of this.viewers) viewer.sendOutput(data);
   }
 
   private armTtl(ms: number): void {
@@ -175,7 +223,7 @@ export class Session {
         if (ms > MAX_TIMER_MS) this.armTtl(ms - MAX_TIMER_MS);
         else {
           this.log.info('session TTL expired', { session: this.name });
-          this.kill('ttl');
+          void this.kill('ttl');
         }
       },
       Math.min(ms, MAX_TIMER_MS),
@@ -194,7 +242,7 @@ export class Session {
         this.killTimer = setTimeout(() => {
           this.killTimer = null;
           // Anything still alive in the group (a shell that ignores SIGHUP, a nohup'd child) goes now.
-          if (this.signalGroup('SIGKILL')) this.log.info('session did not exit on SIGHUP; sent SIGKILL', { session: this.name });
+          if (this.signalGroup('SIGKILL')) this.log.info('processes left after SIGHUP; sent SIGKILL', { session: this.name });
         }, KILL_GRACE_MS);
       }
     }
@@ -224,13 +272,13 @@ export class Session {
     this.ended = true;
     const reason: HookReason = this.endReason ?? 'exit';
     this.log.info('session ended', { session: this.name, exitCode, signal, reason });
-    if (this.ttlTimer) clearTimeout(this.ttlTimer);
-    this.ttlTimer = null;
     const link = this.client;
     if (link) {
       link.end({ type: 'exit', exitCode, signal: signal || null });
       this.dropClient(reason);
     }
+    for (const viewer of this.viewers) viewer.end({ type: 'exit', exitCode, signal: signal || null });
+    this.viewers.clear();
     this.opts.onEnded(this);
     this.event('shell_disconnect', { reason, exitCode, ...(signal ? { signal } : {}) });
     for (const resolve of this.endWaiters.splice(0)) resolve();
@@ -240,7 +288,9 @@ export class Session {
   /** Releases the spool and timers; the pty is released by node-pty once the shell exited. */
   dispose(): void {
     if (this.ttlTimer) clearTimeout(this.ttlTimer);
+    if (this.jiggleTimer) clearTimeout(this.jiggleTimer);
     this.ttlTimer = null;
+    this.jiggleTimer = null;
     this.spool.dispose();
   }
 }

@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { ENV_SESSION_NAME } from '../consts.js';
 import { forwardedNames, type Config } from '../config/schema.js';
 import { splitShellWords } from '../util/shell-words.js';
+import { ENV_NORC, ENV_PROMPT_PREFIX, ENV_USER_ZDOTDIR, expandPromptPrefix, type IntegrationPaths } from './shell-integration.js';
 
 export interface SpawnSpec {
   file: string;
@@ -25,17 +26,45 @@ export interface UserInfo {
 /** Shells that accept `-l` for a login shell. */
 const LOGIN_FLAG_SHELLS = new Set(['bash', 'zsh', 'fish', 'sh', 'dash', 'ksh', 'mksh', 'nu', 'yash']);
 
-function norcArgs(shellName: string): string[] {
+interface ShellStart {
+  args: string[];
+  env: Record<string, string>;
+}
+
+/**
+ * Arguments and extra environment to start a known shell as a login shell (or
+ * without rc files for `norc`), through tshpool's prompt integration when a prefix
+ * is wanted (see shell-integration.ts).
+ */
+function shellStart(shellName: string, norc: boolean, prefix: string, integration: IntegrationPaths | null, userEnv: Record<string, string>): ShellStart {
+  const login = LOGIN_FLAG_SHELLS.has(shellName) ? ['-l'] : [];
+  const integrate = prefix !== '' && integration !== null;
+  const env: Record<string, string> = integrate ? { [ENV_PROMPT_PREFIX]: prefix, ...(norc ? { [ENV_NORC]: '1' } : {}) } : {};
   switch (shellName) {
     case 'bash':
-      return ['--norc', '--noprofile'];
+      // A login bash ignores --init-file, so the init file reads the login files itself.
+      if (integrate) return { args: ['--init-file', integration.bashInit, '-i'], env };
+      return { args: norc ? ['--norc', '--noprofile'] : login, env };
     case 'zsh':
-      return ['-f'];
-    case 'fish':
-      return ['--no-config'];
+      if (integrate) {
+        if (userEnv.ZDOTDIR) env[ENV_USER_ZDOTDIR] = userEnv.ZDOTDIR;
+        env.ZDOTDIR = integration.zshDir;
+        // -d: no global rc files for norc; ours still run (they skip the user's).
+        return { args: norc ? ['-d', '-l'] : ['-l'], env };
+      }
+      return { args: norc ? ['-f'] : login, env };
+    case 'fish': {
+      const base = norc ? ['--no-config'] : login;
+      return { args: integrate ? [...base, '-C', `source ${fishQuote(integration.fishInit)}`] : base, env };
+    }
     default:
-      return [];
+      return { args: login, env: {} };
   }
+}
+
+/** Single-quotes a path for fish (which understands \\ and \' inside single quotes). */
+function fishQuote(s: string): string {
+  return `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
 
 export function buildSpawnSpec(opts: {
@@ -47,17 +76,31 @@ export function buildSpawnSpec(opts: {
   clientEnv: Record<string, string>;
   cmd: string[] | null;
   cwd: string;
+  /** Where the prompt integration scripts are; null = no prompt prefix. */
+  integration: IntegrationPaths | null;
+  /** Per-session variables (TSHPOOL_SESSION_DIR, SSH_AUTH_SOCK...), applied last. */
+  sessionEnv: Record<string, string>;
 }): SpawnSpec {
   const { config, user } = opts;
   let argv: string[];
+  let shellEnv: Record<string, string> = {};
+  // What `list` shows: the command, or the shell without tshpool's start-up arguments.
+  let displayWords: number;
   if (opts.cmd) {
     argv = opts.cmd;
+    displayWords = argv.length;
   } else {
     const shellWords = config.shell ? splitShellWords(config.shell) : [user.shell];
-    const shellName = basename(shellWords[0]!);
-    argv = [...shellWords];
-    if (config.norc) argv.push(...norcArgs(shellName));
-    if (LOGIN_FLAG_SHELLS.has(shellName)) argv.push('-l');
+    const start = shellStart(
+      basename(shellWords[0]!),
+      config.norc,
+      expandPromptPrefix(config.prompt_prefix, opts.name),
+      opts.integration,
+      config.env,
+    );
+    argv = [...shellWords, ...start.args];
+    displayWords = shellWords.length;
+    shellEnv = start.env;
   }
 
   const env: Record<string, string> = {
@@ -75,9 +118,10 @@ export function buildSpawnSpec(opts: {
     if (v === '') delete env[k];
     else env[k] = v;
   }
+  Object.assign(env, opts.sessionEnv, shellEnv);
   env[ENV_SESSION_NAME] = opts.name;
 
-  const cmdline = argv.join(' ');
+  const cmdline = argv.slice(0, displayWords).join(' ');
   if (config.noecho) {
     // node-pty cannot set termios, so turn echo off from inside the pty and exec
     // the real program: it keeps the pid (and so the process group we signal).

@@ -45,6 +45,16 @@ export type Request =
       /** Per-session hook commands (hook name → command lines), applied when the session is created. */
       hooks: Record<string, string[]>;
     }
+  /**
+   * Watch a session read-only: the restored screen, then live output. Input is not
+   * accepted and the session does not become busy. Reply: `viewing` (then the
+   * stream) or `error`. Only `detach` may follow.
+   */
+  | { type: 'view'; name: string; rows: number; cols: number; clientPid: number }
+  /** The session's screen (and up to `scrollback` lines above it) as text. Reply: `capture` or `error`. */
+  | { type: 'capture'; name: string; scrollback: number; ansi: boolean }
+  /** Type `data` into the session as if from its terminal. Reply: `ok` or `error`. */
+  | { type: 'send'; name: string; data: string }
   /** The attached client's terminal changed size. No reply. */
   | { type: 'resize'; rows: number; cols: number }
   /**
@@ -113,12 +123,17 @@ export interface SessionInfo {
   client_pid: number | null;
   /** What the session runs: its shell or its --cmd, as words joined by spaces. */
   cmd: string;
+  /** Read-only viewers (`tshpool view`) watching it. */
+  viewers: number;
 }
 
 export type Reply =
   | { type: 'hello'; protocol: number; version: string; pid: number }
   /** The attach succeeded; for a foreground attach, DATA frames follow. */
   | { type: 'attached'; name: string; created: boolean; shellPid: number }
+  /** The view request succeeded; DATA frames follow. */
+  | { type: 'viewing'; name: string; shellPid: number }
+  | { type: 'capture'; text: string }
   /** Another client is attached and `force` was not given. */
   | { type: 'busy'; name: string }
   /** The request failed; `reason` is a sentence for the user. */
@@ -231,6 +246,18 @@ export function parseRequest(raw: unknown): Request {
         clientPid: int(o, 'clientPid', 0, 2 ** 31),
         hooks: o.hooks === undefined ? {} : hookCommands(o, 'hooks'),
       };
+    case 'view':
+      return {
+        type,
+        name: sessionName(o, 'name'),
+        rows: int(o, 'rows', 1, MAX_TERMINAL_DIMENSION),
+        cols: int(o, 'cols', 1, MAX_TERMINAL_DIMENSION),
+        clientPid: int(o, 'clientPid', 0, 2 ** 31),
+      };
+    case 'capture':
+      return { type, name: sessionName(o, 'name'), scrollback: int(o, 'scrollback', 0, 1_000_000), ansi: bool(o, 'ansi') };
+    case 'send':
+      return { type, name: sessionName(o, 'name'), data: str(o, 'data', 64 * 1024) };
     case 'resize':
       return { type, rows: int(o, 'rows', 1, MAX_TERMINAL_DIMENSION), cols: int(o, 'cols', 1, MAX_TERMINAL_DIMENSION) };
     case 'detach':
@@ -251,7 +278,7 @@ export function parseRequest(raw: unknown): Request {
 }
 
 const REPLY_TYPES: ReadonlySet<string> = new Set<ReplyType>([
-  'hello', 'attached', 'busy', 'error', 'detach-result', 'kill-result', 'list', 'ok', 'exit', 'detached', 'event', 'status',
+  'hello', 'attached', 'busy', 'error', 'detach-result', 'kill-result', 'list', 'ok', 'exit', 'detached', 'event', 'status', 'viewing', 'capture',
 ]);
 
 /** The client trusts its own daemon's shapes but still refuses unknown reply types. */
