@@ -139,14 +139,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     onEvent,
   });
 
-  const server = createServer();
-  try {
-    await claimSocket(server, paths, log);
-  } catch (err) {
-    log.error('daemon not started', { error: err as Error });
-    await log.close();
-    throw err;
-  }
   const status = (): DaemonStatus => {
     const hooks: Record<string, HookCounters> = {};
     for (const [name, st] of hookRunner.stats) {
@@ -184,7 +176,17 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     }
     return null;
   };
+  const server = createServer();
+  // Handlers first: a client polling for the socket may connect the moment it listens.
   serve(server, { log, config: () => config, table, events, status, checkHookCommands });
+  try {
+    await claimSocket(server, paths, log);
+  } catch (err) {
+    log.error('daemon not started', { error: err as Error });
+    await log.close();
+    throw err;
+  }
+
   const watcher = watchConfig(
     opts.configSources,
     (loaded) => {

@@ -9,6 +9,7 @@ import { FrameDecoder, FrameKind, ProtocolError, encodeControl, type Frame } fro
 import { PROTOCOL_VERSION, assertNever, parseRequest, type DaemonStatus, type Reply, type Request } from '../protocol/messages.js';
 import { VERSION } from '../version.js';
 import { ClientLink } from './client-link.js';
+import { peerCred, peerCredUnavailable } from './peercred.js';
 import type { EventHub } from './events.js';
 import type { Config } from '../config/schema.js';
 import type { Session } from './session.js';
@@ -299,6 +300,29 @@ class Connection {
   }
 }
 
+/**
+ * Accepts connections from our own user only: the peer's uid is checked before
+ * anything it sends is read (SO_PEERCRED). Others get `forbidden` and are closed.
+ */
 export function serve(server: Server, deps: ServerDeps): void {
-  server.on('connection', (socket) => new Connection(socket, deps));
+  const uid = process.getuid!();
+  const unavailable = peerCredUnavailable();
+  if (unavailable) deps.log.warn(`${unavailable}; relying on the socket directory's permissions alone`);
+  server.on('connection', (socket) => {
+    let cred = null;
+    try {
+      cred = peerCred(socket);
+    } catch (err) {
+      deps.log.warn('cannot read peer credentials; refusing the connection', { error: err as Error });
+      socket.destroy();
+      return;
+    }
+    if (cred && cred.uid !== uid) {
+      deps.log.warn('refused a connection from another user', { uid: cred.uid, pid: cred.pid });
+      socket.on('error', () => undefined);
+      socket.end(encodeControl({ type: 'error', reason: `forbidden: this tshpool daemon belongs to uid ${uid}` }));
+      return;
+    }
+    new Connection(socket, deps);
+  });
 }
