@@ -232,14 +232,27 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     );
 
   program
+    .command('choose')
+    .description('pick a session in a full-screen list: attach, view, create or kill (also plain `tshpool` at a terminal)')
+    .addHelpText('after', '\nKeys: Up/Down or j/k move, Enter attach, v view, n new, x kill, / filter, r refresh, q or Esc quit.')
+    .action(() =>
+      run(async () => {
+        const { config } = context().loadConfig();
+        const { choose } = await import('./client/choose.js');
+        return choose({ connect: () => context().connect(), config });
+      }),
+    );
+
+  program
     .command('list')
     .alias('ls')
     .description('list sessions')
     .option('--json', 'machine-readable output')
-    .action((o: { json?: boolean }) =>
+    .option('--names', 'only the names, one per line (for scripts and completion)')
+    .action((o: { json?: boolean; names?: boolean }) =>
       run(async () => {
         const { list } = await import('./client/commands.js');
-        return context().with((c) => list(c, !!o.json));
+        return context().with((c) => list(c, o.json ? 'json' : o.names ? 'names' : 'table'));
       }),
     );
 
@@ -297,6 +310,64 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     );
 
   program
+    .command('logs')
+    .description("show the daemon's log (no daemon needed)")
+    .option('-f, --follow', 'keep printing new lines until interrupted')
+    .option('-n, --lines <n>', 'how many of the last lines to show', '50')
+    .action((o: { follow?: boolean; lines: string }) =>
+      run(async () => {
+        const lines = Number(o.lines);
+        if (!Number.isInteger(lines) || lines < 0) throw new UserError(`invalid --lines ${JSON.stringify(o.lines)}: use a whole number`, ExitCode.Usage);
+        const { logs } = await import('./client/logs.js');
+        return logs(context().paths.log, lines, !!o.follow);
+      }),
+    );
+
+  program
+    .command('doctor')
+    .description('check the runtime directory, socket, daemon, config and native modules, with a fix for each problem')
+    .action(() =>
+      run(async () => {
+        const { doctor } = await import('./client/doctor.js');
+        return doctor(context().paths, context().configSources);
+      }),
+    );
+
+  program
+    .command('completion')
+    .description('print a shell completion script (subcommands, options, session names)')
+    .argument('<shell>', 'bash, zsh or fish')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  tshpool completion bash > ~/.local/share/bash-completion/completions/tshpool\n  tshpool completion zsh > "${fpath[1]}/_tshpool"\n  tshpool completion fish > ~/.config/fish/completions/tshpool.fish',
+    )
+    .action((shell: string) =>
+      run(async () => {
+        const { completion } = await import('./client/completion.js');
+        const sessionCommands = new Set(['attach', 'view', 'capture', 'send', 'detach', 'kill']);
+        const flags = (c: Command): string[] =>
+          c.options.filter((opt) => !opt.hidden).flatMap((opt) => [opt.short, opt.long].filter((f): f is string => !!f));
+        return completion(shell, {
+          globalOptions: flags(program),
+          commands: program.commands.map((c) => ({ name: c.name(), options: flags(c), takesSession: sessionCommands.has(c.name()) })),
+        });
+      }),
+    );
+
+  program
+    .command('systemd')
+    .description('install systemd user units (socket activation) for the daemon')
+    .argument('<action>', 'install')
+    .option('--print', 'print the units instead of writing them')
+    .action((action: string, o: { print?: boolean }) =>
+      run(async () => {
+        if (action !== 'install') throw new UserError(`unknown systemd action '${action}': use 'install'`, ExitCode.Usage);
+        const { installSystemdUnits } = await import('./client/systemd.js');
+        return installSystemdUnits({ script: process.argv[1]!, printOnly: !!o.print });
+      }),
+    );
+
+  program
     .command('daemon')
     .description('run the daemon in the foreground (normally started automatically)')
     .action(() =>
@@ -328,11 +399,13 @@ export async function main(argv: readonly string[], hooks: Hooks = {}): Promise<
   let result: Promise<number> | null = null;
   const program = buildProgram(hooks, (p) => (result = p));
   try {
-    if (argv.length === 0) {
+    // No arguments: a person at a terminal gets the picker; scripts and pipes the help.
+    const atTerminal = process.stdin.isTTY === true && process.stdout.isTTY === true && process.env.TERM !== 'dumb';
+    if (argv.length === 0 && !atTerminal) {
       program.outputHelp();
       return ExitCode.Ok;
     }
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(argv.length === 0 ? ['choose'] : [...argv], { from: 'user' });
     return result ? await result : ExitCode.Ok;
   } catch (err) {
     if (err instanceof CommanderError) {
@@ -354,4 +427,9 @@ export async function main(argv: readonly string[], hooks: Hooks = {}): Promise<
     process.stderr.write(`tshpool: internal error: ${e?.stack ?? String(err)}\n`);
     return ExitCode.Error;
   }
+}
+
+/** The command tree without running anything: for the man page generator (scripts/gen-man.mjs). */
+export function programForDocs(): Command {
+  return buildProgram({}, () => undefined);
 }

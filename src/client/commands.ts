@@ -72,9 +72,10 @@ export function formatSessionTable(sessions: SessionInfo[], now = Date.now()): s
   return formatTable(rows);
 }
 
-export async function list(conn: DaemonConnection | null, json: boolean): Promise<number> {
-  const sessions = conn ? await fetchSessions(conn) : [];
-  if (json) process.stdout.write(`${JSON.stringify({ sessions })}\n`);
+export async function list(conn: DaemonConnection, format: 'table' | 'json' | 'names'): Promise<number> {
+  const sessions = await fetchSessions(conn);
+  if (format === 'json') process.stdout.write(`${JSON.stringify({ sessions })}\n`);
+  else if (format === 'names') process.stdout.write(sessions.map((s) => `${s.name}\n`).join(''));
   else process.stdout.write(formatSessionTable(sessions));
   return ExitCode.Ok;
 }

@@ -4,13 +4,16 @@
  * (full disk, removed directory) lines are dropped and counted instead of blocking
  * or crashing the daemon.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, statSync, type WriteStream } from 'node:fs';
+import { rename } from 'node:fs/promises';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Unwritten log bytes beyond which new lines are dropped rather than queued. */
 const LOG_QUEUE_LIMIT_BYTES = 4 * 1024 * 1024;
+/** The log is rotated to `<file>.1` (one old generation kept) when it grows past this. */
+export const LOG_MAX_BYTES = 10 * 1024 * 1024;
 
 export function isLogLevel(s: string): s is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(s);
@@ -22,16 +25,49 @@ export function levelForVerbosity(verbose: number): LogLevel {
 }
 
 export class Logger {
-  private stream: WriteStream | null;
+  private stream: WriteStream | null = null;
   private rank: number;
+  /** Bytes in the current file (approximate: what we wrote since opening it, plus its size then). */
+  private size = 0;
+  private rotating = false;
   dropped = 0;
 
-  constructor(file: string | null, level: LogLevel) {
+  constructor(
+    private readonly file: string | null,
+    level: LogLevel,
+  ) {
     this.rank = LOG_LEVELS.indexOf(level);
-    this.stream = file ? createWriteStream(file, { flags: 'a', mode: 0o600 }) : null;
-    this.stream?.on('error', () => {
-      // A log we cannot write must not take the daemon down; keep serving without it.
-      this.stream = null;
+    this.open();
+  }
+
+  private open(): void {
+    if (!this.file) return;
+    try {
+      this.size = statSync(this.file).size;
+    } catch {
+      this.size = 0;
+    }
+    const stream = createWriteStream(this.file, { flags: 'a', mode: 0o600 });
+    stream.on('error', () => {
+      // A log we cannot write (full disk, removed directory) must not take the daemon down.
+      if (this.stream === stream) this.stream = null;
+    });
+    this.stream = stream;
+  }
+
+  /** Moves the full log aside (`.1`, replacing the previous one) and starts a new file. */
+  private rotate(): void {
+    const old = this.stream;
+    if (!this.file || !old || this.rotating) return;
+    this.rotating = true;
+    this.stream = null;
+    old.end(() => {
+      void rename(this.file!, `${this.file}.1`)
+        .catch(() => undefined)
+        .finally(() => {
+          this.rotating = false;
+          this.open();
+        });
     });
   }
 
@@ -74,7 +110,10 @@ export class Logger {
         if (v !== undefined) line += ` ${k}=${typeof v === 'string' ? JSON.stringify(v) : v instanceof Error ? JSON.stringify(v.message) : JSON.stringify(v)}`;
       }
     }
-    this.stream.write(`${line}\n`);
+    line += '\n';
+    this.size += line.length;
+    this.stream.write(line);
+    if (this.size > LOG_MAX_BYTES) this.rotate();
   }
 
   /** Flushes and closes the file; resolves when written. */

@@ -93,6 +93,32 @@ async function claimSocket(server: Server, paths: Paths, log: Logger): Promise<v
   }
 }
 
+/** The first fd systemd passes (sd_listen_fds). */
+const SD_LISTEN_FDS_START = 3;
+
+/**
+ * Socket activation: systemd passes the listening socket as fd 3 with
+ * LISTEN_FDS=1 and LISTEN_PID=<our pid>. Returns whether we were handed one.
+ */
+function systemdSocket(): number | null {
+  if (process.env.LISTEN_FDS !== '1' || process.env.LISTEN_PID !== String(process.pid)) return null;
+  // Not for our children (sessions' shells).
+  delete process.env.LISTEN_FDS;
+  delete process.env.LISTEN_PID;
+  delete process.env.LISTEN_FDNAMES;
+  return SD_LISTEN_FDS_START;
+}
+
+function listenOnFd(server: Server, fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ fd }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 /** Runs the daemon until SIGTERM/SIGINT; resolves to the exit code. */
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const { paths } = opts;
@@ -179,8 +205,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const server = createServer();
   // Handlers first: a client polling for the socket may connect the moment it listens.
   serve(server, { log, config: () => config, table, events, status, checkHookCommands });
+  const activatedFd = systemdSocket();
   try {
-    await claimSocket(server, paths, log);
+    if (activatedFd !== null) {
+      await listenOnFd(server, activatedFd);
+      log.info('using the listening socket passed by systemd', { fd: activatedFd });
+    } else {
+      await claimSocket(server, paths, log);
+    }
   } catch (err) {
     log.error('daemon not started', { error: err as Error });
     await log.close();
@@ -214,7 +246,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         Promise.all(table.all().map((s) => s.kill('kill'))),
         new Promise((r) => setTimeout(r, KILL_GRACE_MS + 500)),
       ]);
-      await unlink(paths.socket).catch(() => undefined);
+      // A socket systemd passed us is systemd's to remove.
+      if (activatedFd === null) await unlink(paths.socket).catch(() => undefined);
       // Let the sessions' last hooks run (bounded), e.g. a wrapper's telemetry of the shutdown.
       const graceEnd = Date.now() + SHUTDOWN_HOOK_GRACE_MS;
       while (hookRunner.inFlight > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 20));

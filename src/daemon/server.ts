@@ -9,7 +9,7 @@ import { FrameDecoder, FrameKind, ProtocolError, encodeControl, type Frame } fro
 import { PROTOCOL_VERSION, assertNever, parseRequest, type DaemonStatus, type Reply, type Request } from '../protocol/messages.js';
 import { VERSION } from '../version.js';
 import { ClientLink } from './client-link.js';
-import { peerCred, peerCredUnavailable } from './peercred.js';
+import { peerCred, peerCredUnavailable } from '../platform/peercred.js';
 import type { EventHub } from './events.js';
 import type { Config } from '../config/schema.js';
 import type { Session } from './session.js';

@@ -1,0 +1,126 @@
+/**
+ * `tshpool doctor`: checks what tshpool needs and prints a fix for each problem.
+ */
+import { constants } from 'node:fs';
+import { access, lstat, open } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { userInfo } from 'node:os';
+import { dirname } from 'node:path';
+import { MAX_SOCKET_PATH_BYTES } from '../consts.js';
+import { loadConfig, type ConfigSources } from '../config/load.js';
+import type { Paths } from '../paths.js';
+import { peerCredUnavailable } from '../platform/peercred.js';
+import { splitShellWords } from '../util/shell-words.js';
+import { VERSION } from '../version.js';
+import { connectExisting } from './connect.js';
+import { ExitCode } from './errors.js';
+
+interface Check {
+  ok: boolean;
+  what: string;
+  /** How to fix it, when not ok (or a note when ok). */
+  fix?: string;
+}
+
+function probeSocket(path: string): Promise<'live' | 'stale' | 'absent' | 'error'> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve('live');
+    });
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? 'absent' : err.code === 'ECONNREFUSED' ? 'stale' : 'error'));
+  });
+}
+
+async function checkRuntimeDir(paths: Paths): Promise<Check> {
+  const dir = dirname(paths.socket);
+  try {
+    const st = await lstat(dir);
+    const uid = process.getuid!();
+    if (!st.isDirectory()) return { ok: false, what: `${dir} is not a directory`, fix: `rm ${dir}  (tshpool recreates it)` };
+    if (st.uid !== uid) return { ok: false, what: `${dir} belongs to uid ${st.uid}`, fix: `remove it, or set XDG_RUNTIME_DIR to a directory of yours` };
+    if (paths.defaultSocket && (st.mode & 0o077) !== 0) return { ok: false, what: `${dir} has mode ${(st.mode & 0o777).toString(8)}`, fix: `chmod 700 ${dir}` };
+    return { ok: true, what: `runtime directory ${dir} is private` };
+  } catch {
+    return { ok: true, what: `runtime directory ${dir} does not exist yet`, fix: 'it is created (0700) on first use' };
+  }
+}
+
+export async function doctor(paths: Paths, sources: ConfigSources): Promise<number> {
+  const checks: Check[] = [];
+  checks.push(await checkRuntimeDir(paths));
+
+  const bytes = Buffer.byteLength(paths.socket);
+  checks.push(
+    bytes > MAX_SOCKET_PATH_BYTES
+      ? { ok: false, what: `socket path is ${bytes} bytes (limit ${MAX_SOCKET_PATH_BYTES})`, fix: 'use a shorter --socket, XDG_RUNTIME_DIR or TMPDIR' }
+      : { ok: true, what: `socket path ${paths.socket}` },
+  );
+
+  const state = bytes > MAX_SOCKET_PATH_BYTES ? 'error' : await probeSocket(paths.socket);
+  if (state === 'live') {
+    const conn = await connectExisting(paths).catch((err: Error) => err);
+    if (conn instanceof Error) checks.push({ ok: false, what: `the daemon answers but the handshake failed: ${conn.message}`, fix: 'see the message; restart the daemon if it is an old version' });
+    else if (conn) {
+      conn.close();
+      checks.push(
+        conn.daemonVersion === VERSION
+          ? { ok: true, what: `daemon running (pid ${conn.daemonPid}, version ${conn.daemonVersion})` }
+          : { ok: false, what: `daemon version ${conn.daemonVersion} differs from this client's ${VERSION}`, fix: `when no session needs it: kill ${conn.daemonPid} (the next command starts the new version)` },
+      );
+    }
+  } else if (state === 'stale') {
+    checks.push({ ok: false, what: 'stale socket: the daemon died (its sessions are lost)', fix: 'run any tshpool command: it removes the stale socket and starts a new daemon' });
+  } else if (state === 'absent') {
+    checks.push({ ok: true, what: 'no daemon running', fix: 'it starts automatically on first use' });
+  } else {
+    checks.push({ ok: false, what: `cannot connect to ${paths.socket}`, fix: 'check the path and its permissions' });
+  }
+
+  let shellLine: string | null = null;
+  try {
+    const loaded = loadConfig(sources);
+    shellLine = loaded.config.shell;
+    checks.push({ ok: true, what: loaded.files.length ? `config valid: ${loaded.files.join(', ')}` : 'no config file (defaults)' });
+    for (const w of loaded.warnings) checks.push({ ok: false, what: `config warning: ${w}`, fix: 'remove or correct the key' });
+  } catch (err) {
+    checks.push({ ok: false, what: (err as Error).message, fix: 'correct the file (the daemon keeps its previous config until then)' });
+  }
+
+  const shell = shellLine ? (splitShellWords(shellLine)[0] ?? '') : userInfo().shell || '/bin/sh';
+  const shellOk = await access(shell, constants.X_OK).then(() => true, () => false);
+  checks.push(shellOk ? { ok: true, what: `shell ${shell} is executable` } : { ok: false, what: `shell ${shell} is not executable`, fix: 'set `shell` in the config to an installed shell' });
+
+  for (const [name, fix] of [
+    ['node-pty', 'reinstall with a C++ toolchain: npm_config_nodedir=/usr npm rebuild node-pty'],
+    ['@xterm/headless', 'npm install (screen restore needs it)'],
+  ] as const) {
+    const loaded = await import(name).then(() => true, () => false);
+    checks.push(loaded ? { ok: true, what: `${name} loads` } : { ok: false, what: `${name} does not load`, fix });
+  }
+  const peer = peerCredUnavailable();
+  checks.push(
+    peer
+      ? { ok: false, what: peer, fix: 'rebuild it: npm_config_nodedir=/usr npx node-gyp rebuild (in the tshpool package); until then only directory permissions protect the socket' }
+      : { ok: true, what: 'peer credential check available (SO_PEERCRED)' },
+  );
+
+  const logWritable = await open(paths.log, 'a').then(
+    async (fh) => {
+      await fh.close();
+      return true;
+    },
+    (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && state !== 'live',
+  );
+  checks.push(logWritable ? { ok: true, what: `log file ${paths.log}` } : { ok: false, what: `cannot write the log file ${paths.log}`, fix: 'check the directory permissions and free disk space' });
+
+  let problems = 0;
+  for (const c of checks) {
+    if (!c.ok) problems++;
+    process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.what}\n`);
+    if (c.fix) process.stdout.write(`      ${c.ok ? '' : 'fix: '}${c.fix}\n`);
+  }
+  process.stdout.write(problems ? `\n${problems} problem${problems > 1 ? 's' : ''} found\n` : '\nall good\n');
+  return problems ? ExitCode.Error : ExitCode.Ok;
+}
