@@ -27,6 +27,8 @@ import { SessionTable } from './session-table.js';
 
 /** On shutdown, how long running hooks (the sessions' last shell_disconnect) may still finish. */
 const SHUTDOWN_HOOK_GRACE_MS = 2000;
+/** On shutdown, how long to wait for the sessions' shells to end (SIGKILL comes at KILL_GRACE_MS); generous for a loaded machine. */
+const SHUTDOWN_SESSIONS_WAIT_MS = KILL_GRACE_MS + 2500;
 
 export interface DaemonOptions {
   paths: Paths;
@@ -244,7 +246,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       server.close();
       await Promise.race([
         Promise.all(table.all().map((s) => s.kill('kill'))),
-        new Promise((r) => setTimeout(r, KILL_GRACE_MS + 500)),
+        new Promise((r) => setTimeout(r, SHUTDOWN_SESSIONS_WAIT_MS)),
       ]);
       // A socket systemd passed us is systemd's to remove.
       if (activatedFd === null) await unlink(paths.socket).catch(() => undefined);
