@@ -5,13 +5,14 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, ConfigError, type ConfigSources, type LoadedConfig } from './config/load.js';
-import { HOOK_COMMAND_NAMES } from './config/schema.js';
+import { DEFAULT_CONFIG, HOOK_COMMAND_NAMES, type Config } from './config/schema.js';
 import type { Hooks } from './hooks/hooks.js';
 import { resolvePaths, SYSTEM_CONFIG_PATH, userConfigPath, PathError, type Paths } from './paths.js';
 import { sessionNameProblem } from './protocol/names.js';
 import { parseDuration } from './util/duration.js';
 import { splitShellWords } from './util/shell-words.js';
 import { VERSION } from './version.js';
+import { ENV_SESSION_NAME, ENV_SOCKET } from './consts.js';
 import { ExitCode, UserError } from './client/errors.js';
 import { connect, connectExisting, type DaemonConnection } from './client/connect.js';
 
@@ -42,6 +43,13 @@ function parseHookOptions(values: string[]): Record<string, string[]> {
 
 function warn(msg: string): void {
   process.stderr.write(`tshpool: warning: ${msg}\n`);
+}
+
+/** Attaching to (or viewing) the session you are in would feed its output back into itself. */
+function refuseSelf(name: string, paths: Paths): void {
+  if (process.env[ENV_SESSION_NAME] === name && process.env[ENV_SOCKET] === paths.socket) {
+    throw new UserError(`you are inside session '${name}' already: attaching to it from inside would loop its output back into itself`);
+  }
 }
 
 function checkName(name: string): string {
@@ -80,8 +88,22 @@ class Context {
     return args;
   }
 
+  /**
+   * The config for commands that only need nodaemonize: a broken config file must
+   * not lock the user out of list, kill, status... (attach and view still refuse it).
+   */
+  private configForConnect(): Config {
+    try {
+      return this.loadConfig(true).config;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      warn(`${err.message} (using the defaults for this command)`);
+      return DEFAULT_CONFIG;
+    }
+  }
+
   async connect(): Promise<DaemonConnection> {
-    const { config } = this.loadConfig(true);
+    const config = this.configForConnect();
     return connect({
       paths: this.paths,
       autoStart: this.global.daemonize && !config.nodaemonize,
@@ -151,6 +173,7 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
           if (cmd.length === 0) throw new UserError('invalid --cmd: the command is empty', ExitCode.Usage);
         }
         const hooks = parseHookOptions(o.hook);
+        if (!o.background) refuseSelf(name, context().paths);
         const { config } = context().loadConfig();
         const { attach } = await import('./client/attach.js');
         return context().with((c) =>
@@ -167,6 +190,7 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     .action((name: string) =>
       run(async () => {
         checkName(name);
+        refuseSelf(name, context().paths);
         const { config } = context().loadConfig();
         const { view } = await import('./client/attach.js');
         return context().with((c) => view(c, { name, config }));

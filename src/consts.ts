@@ -37,6 +37,12 @@ export const MAX_SOCKET_PATH_BYTES = 107;
 
 /** Environment variable set in every session's shell. */
 export const ENV_SESSION_NAME = 'TSHPOOL_SESSION_NAME';
+/**
+ * The daemon's socket, set in every session's shell and used by tshpool as the
+ * default socket: `tshpool detach` inside a session reaches the daemon that runs
+ * it, whatever --socket, XDG_RUNTIME_DIR or TMPDIR it was started with.
+ */
+export const ENV_SOCKET = 'TSHPOOL_SOCKET';
 
 /** Variables forwarded from the creating client by default (config `forward_env` adds to these). */
 export const DEFAULT_FORWARD_ENV: readonly string[] = ['TERM', 'DISPLAY', 'LANG', 'LC_ALL', 'COLORTERM', 'SSH_AUTH_SOCK'];

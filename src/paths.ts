@@ -5,7 +5,7 @@
 import { mkdirSync, lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { MAX_SOCKET_PATH_BYTES } from './consts.js';
+import { ENV_SOCKET, MAX_SOCKET_PATH_BYTES } from './consts.js';
 
 export class PathError extends Error {
   override name = 'PathError';
@@ -71,9 +71,10 @@ export interface Paths {
   log: string;
 }
 
+/** --socket, else $TSHPOOL_SOCKET (inside a session: its daemon), else the default. */
 export function resolvePaths(opts: { socket?: string | undefined; logFile?: string | undefined }, env: NodeJS.ProcessEnv = process.env): Paths {
-  const socket = opts.socket ?? defaultSocketPath(env);
-  return { socket, defaultSocket: opts.socket === undefined, log: opts.logFile ?? defaultLogPath(socket) };
+  const socket = opts.socket ?? (env[ENV_SOCKET] || defaultSocketPath(env));
+  return { socket, defaultSocket: socket === defaultSocketPath(env), log: opts.logFile ?? defaultLogPath(socket) };
 }
 
 export function socketDir(paths: Paths): string {

@@ -6,6 +6,7 @@
  * given the terminal back.
  */
 import { constants } from 'node:os';
+import { ENV_SESSION_NAME } from '../consts.js';
 import type { Config } from '../config/schema.js';
 import type { SessionInfo } from '../protocol/messages.js';
 import { sessionNameProblem } from '../protocol/names.js';
@@ -131,7 +132,11 @@ export async function choose(opts: ChooseOptions): Promise<number> {
   const { pickSession, PickerInterrupted } = await import('./picker/pick-session.js');
   let choice: PickerChoice;
   try {
-    choice = await pickSession(daemonSource(opts.connect), { color: colorAllowed(process.env), initial });
+    choice = await pickSession(daemonSource(opts.connect), {
+      color: colorAllowed(process.env),
+      initial,
+      current: process.env[ENV_SESSION_NAME] ?? null,
+    });
   } catch (err) {
     if (err instanceof PickerInterrupted) return 128 + (constants.signals[err.signal] ?? 0);
     throw err;

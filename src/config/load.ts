@@ -54,7 +54,8 @@ export function parseConfigText(source: string, file: string, warnings: string[]
     raw = parse(source) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof TomlError) {
-      throw new ConfigError(`invalid TOML in ${at(file, err.line)}: ${err.message.split('\n')[0]}`);
+      const key = /^\s*["']?([A-Za-z0-9_.-]+)["']?\s*=/.exec(source.split('\n')[err.line - 1] ?? '')?.[1];
+      throw new ConfigError(`invalid TOML in ${at(file, err.line)}${key ? `, key '${key}'` : ''}: ${err.message.split('\n')[0]}`);
     }
     throw new ConfigError(`invalid TOML in ${file}: ${(err as Error).message}`);
   }

@@ -7,7 +7,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { chmod, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import lockfile from 'proper-lockfile';
-import { KILL_GRACE_MS, STARTUP_LOCK_STALE_MS } from '../consts.js';
+import { ENV_SOCKET, KILL_GRACE_MS, STARTUP_LOCK_STALE_MS } from '../consts.js';
 import type { ConfigSources, LoadedConfig } from '../config/load.js';
 import { checkCommandLine, HOOK_COMMAND_NAMES, type Config, type HookCommandName } from '../config/schema.js';
 import { watchConfig } from '../config/watch.js';
@@ -163,6 +163,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     user: { home: process.env.HOME || info.homedir, user: info.username, shell: info.shell || process.env.SHELL || '/bin/sh' },
     config: () => config,
     sessionsDir: join(runtime, 'sessions'),
+    baseEnv: {
+      [ENV_SOCKET]: paths.socket,
+      ...(process.env.XDG_RUNTIME_DIR ? { XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR } : {}),
+    },
     integration,
     onEvent,
   });

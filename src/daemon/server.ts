@@ -54,13 +54,27 @@ class Connection {
     this.firstRequestTimer = null;
   }
 
+  /** Encodes a reply; one that cannot be encoded (too large) ends this connection, never the daemon. */
+  private encode(reply: Reply): Buffer | null {
+    try {
+      return encodeControl(reply);
+    } catch (err) {
+      this.deps.log.warn('cannot send a reply; dropping the connection', { type: reply.type, error: err as Error });
+      this.state = 'done';
+      this.socket.destroy();
+      return null;
+    }
+  }
+
   private reply(reply: Reply): void {
-    if (!this.socket.destroyed) this.socket.write(encodeControl(reply));
+    const bytes = this.socket.destroyed ? null : this.encode(reply);
+    if (bytes) this.socket.write(bytes);
   }
 
   private finish(reply: Reply): void {
     this.state = 'done';
-    if (!this.socket.destroyed) this.socket.end(encodeControl(reply));
+    const bytes = this.socket.destroyed ? null : this.encode(reply);
+    if (bytes) this.socket.end(bytes);
   }
 
   /** Ends the connection because the peer broke the protocol. */
@@ -87,7 +101,17 @@ class Connection {
     }
     for (const frame of frames) {
       if (this.queued) this.queued.push(frame);
-      else this.onFrame(frame);
+      else this.onFrameSafely(frame);
+    }
+  }
+
+  /** A bug in handling one request must end that connection, not the daemon and every session in it. */
+  private onFrameSafely(frame: Frame): void {
+    try {
+      this.onFrame(frame);
+    } catch (err) {
+      this.deps.log.error('internal error while handling a request', { error: (err as Error).stack ?? String(err) });
+      this.fail(`internal error: ${(err as Error).message}`);
     }
   }
 
@@ -137,7 +161,7 @@ class Connection {
           // onFrame may start another async request, which queues again.
           const queue = this.queued as Frame[] | null;
           if (queue) queue.push(f);
-          else this.onFrame(f);
+          else this.onFrameSafely(f);
         }
       });
   }

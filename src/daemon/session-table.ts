@@ -56,6 +56,8 @@ export class SessionTable {
       config: () => Config;
       /** Where session directories live ($TSHPOOL_SESSION_DIR = sessionsDir/NAME). */
       sessionsDir: string;
+      /** Variables every session gets from the daemon (TSHPOOL_SOCKET, XDG_RUNTIME_DIR). */
+      baseEnv: Record<string, string>;
       integration: IntegrationPaths | null;
       onEvent: (event: HookEvent, session: Session) => void;
     },
@@ -81,7 +83,7 @@ export class SessionTable {
     const st = await stat(cwd).catch(() => null);
     if (!st?.isDirectory()) throw new SpawnProblem(`directory does not exist: ${cwd}`);
     const dir = new SessionDir(join(this.deps.sessionsDir, req.name));
-    const sessionEnv: Record<string, string> = { TSHPOOL_SESSION_DIR: dir.path };
+    const sessionEnv: Record<string, string> = { ...this.deps.baseEnv, TSHPOOL_SESSION_DIR: dir.path };
     if (!config.nosymlink_ssh_auth_sock) sessionEnv.SSH_AUTH_SOCK = dir.authSockLink;
     let spec: SpawnSpec;
     try {

@@ -195,8 +195,14 @@ function sessionName(o: Obj, key: string): string {
   if (problem) throw new ProtocolError(problem);
   return name;
 }
+/** Session names in detach/kill: each must be a valid name, so replies stay small. */
 function names(o: Obj, key: string): string[] {
-  return strArray(o, key);
+  const list = strArray(o, key, MAX_NAMES_PER_REQUEST);
+  for (const n of list) {
+    const problem = sessionNameProblem(n);
+    if (problem) throw new ProtocolError(`${key}: ${problem}`);
+  }
+  return list;
 }
 function strRecord(o: Obj, key: string): Record<string, string> {
   const v = o[key];
@@ -222,6 +228,7 @@ function hookCommands(o: Obj, key: string): Record<string, string[]> {
 }
 
 const MAX_TERMINAL_DIMENSION = 10_000;
+const MAX_NAMES_PER_REQUEST = 1000;
 const MAX_TTL_MS = 10 * 365 * 24 * 3600 * 1000;
 
 /** Checks a decoded control object against the Request union. Throws ProtocolError with the reason. */

@@ -55,11 +55,9 @@ port.on('message', (msg: ToWorker) => {
       else post({ t: 'parsed', id: msg.id, bytes });
       break;
     }
-    case 'resize': {
-      const engine = engines.get(msg.id);
-      engine?.afterWrites(() => engine.resize(msg.cols, msg.rows));
+    case 'resize':
+      engines.get(msg.id)?.resize(msg.cols, msg.rows);
       break;
-    }
     case 'snapshot':
       answer(msg.id, msg.req, (engine) => engine.snapshot(msg.options));
       break;

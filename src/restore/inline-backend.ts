@@ -17,9 +17,7 @@ export class InlineBackend implements EngineBackend {
   }
 
   resize(cols: number, rows: number): void {
-    const engine = this.engine;
-    // Output already written was produced for the old size: resize after it is parsed.
-    engine?.afterWrites(() => engine.resize(cols, rows));
+    this.engine?.resize(cols, rows);
   }
 
   snapshot(options: EngineSnapshotOptions): Promise<string | null> {

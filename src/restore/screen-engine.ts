@@ -12,6 +12,7 @@
  */
 import { createRequire } from 'node:module';
 import type { IBuffer, ITerminalOptions, Terminal } from '@xterm/headless';
+import { OutputCondenser } from './output-condenser.js';
 import { renderRowAnsi, sgrAbsolute, type CellAttributes } from './sgr.js';
 
 /** The parts of @xterm/addon-serialize we use (its typings import @xterm/xterm, which is not installed). */
@@ -106,6 +107,9 @@ export class ScreenEngine {
   private mouseEncoding: number | null = null;
   private title: string | null = null;
   private disposed = false;
+  /** Drops flood output that cannot show in any snapshot before xterm parses it. */
+  private readonly condenser: OutputCondenser;
+  private readonly scrollbackLines: number;
 
   constructor(options: ScreenEngineOptions) {
     const { Terminal: TerminalClass, SerializeAddon } = loadXterm();
@@ -116,6 +120,8 @@ export class ScreenEngine {
       // registerCsiHandler and friends need it.
       allowProposedApi: true,
     });
+    this.scrollbackLines = options.scrollbackLines;
+    this.condenser = new OutputCondenser((data) => this.term.write(data), options.rows, options.scrollbackLines);
     this.serializer = new SerializeAddon();
     this.term.loadAddon(this.serializer);
     this.core = (this.term as unknown as { _core?: XtermCore })._core ?? {};
@@ -155,19 +161,32 @@ export class ScreenEngine {
   /** Queues bytes for parsing; `parsed` runs once they are. */
   write(data: Uint8Array, parsed?: () => void): void {
     if (this.disposed) return;
-    this.term.write(data, parsed);
+    this.condenser.push(data);
+    if (parsed) this.term.write(EMPTY_BYTES, parsed);
   }
 
   /** Runs `fn` right after everything written so far is parsed and before anything written later. */
   afterWrites(fn: () => void): void {
     if (this.disposed) return;
+    this.condenser.drain();
     this.term.write(EMPTY_BYTES, fn);
   }
 
-  /** Resizes now. Callers that need ordering with writes use `afterWrites(() => resize())`. */
+  /**
+   * Resizes after the bytes written so far are parsed: they were produced for the
+   * old size. Output written after this call is condensed for the new size at once.
+   */
   resize(cols: number, rows: number): void {
-    if (this.disposed || (cols === this.term.cols && rows === this.term.rows)) return;
-    this.term.resize(cols, rows);
+    if (this.disposed) return;
+    this.condenser.setSize(rows, this.scrollbackLines);
+    this.afterWrites(() => {
+      if (!this.disposed && (cols !== this.term.cols || rows !== this.term.rows)) this.term.resize(cols, rows);
+    });
+  }
+
+  /** Bytes received and bytes never parsed because no snapshot could show them. */
+  get condenserStats(): { inBytes: number; droppedBytes: number } {
+    return { ...this.condenser.stats };
   }
 
   /** Bytes that repaint the parsed state on a blank terminal of the same size (see SNAPSHOT_PREAMBLE). */

@@ -25,7 +25,7 @@ export class PickerInterrupted extends Error {
 const PREVIEW_DEBOUNCE_MS = 60;
 /** Ages and the highlighted session's screen are refreshed this often while the picker is open. */
 const TICK_MS = 1000;
-/** A message replaces the help line this long. */
+/** How long a message stays (on the prompt line; on the help line while a prompt holds that one). */
 const MESSAGE_MS = 4000;
 /** The rows that are not list or preview: title, column header, separator, prompt line, help line. */
 const FIXED_ROWS = 5;
@@ -83,6 +83,7 @@ export async function pickSession(source: PickerSource, options: PickerOptions):
 class PickerUi {
   private readonly styles: Styles;
   private readonly color: boolean;
+  private readonly current: string | null;
   private sessions: PickerSession[];
   private filter = '';
   private selectedName: string | null = null;
@@ -125,6 +126,7 @@ class PickerUi {
     this.color = options.color;
     this.styles = options.color ? colorStyles : plainStyles;
     this.sessions = options.initial ?? [];
+    this.current = options.current ?? null;
     this.loaded = options.initial !== undefined;
   }
 
@@ -260,6 +262,7 @@ class PickerUi {
   }
 
   private schedulePreview(): void {
+    if (this.finished) return;
     if (this.previewTimer) clearTimeout(this.previewTimer);
     this.previewTimer = setTimeout(() => this.loadPreview(), PREVIEW_DEBOUNCE_MS);
   }
@@ -369,14 +372,14 @@ class PickerUi {
         return this.move(this.sessions.length);
       case 'enter':
       case 'linefeed':
-        if (!current) return;
+        if (!current || this.refuseCurrent(current.name)) return;
         if (current.attached) {
           this.mode = { kind: 'confirm-takeover', name: current.name };
           return this.render();
         }
         return this.finish({ action: 'attach', name: current.name }, false);
       case 'v':
-        if (current) this.finish({ action: 'view', name: current.name }, false);
+        if (current && !this.refuseCurrent(current.name)) this.finish({ action: 'view', name: current.name }, false);
         return;
       case 'n':
         this.message = null;
@@ -405,6 +408,13 @@ class PickerUi {
       default:
         return;
     }
+  }
+
+  /** True (and says why) when `name` is the session this terminal runs in. */
+  private refuseCurrent(name: string): boolean {
+    if (name !== this.current) return false;
+    this.say(`this terminal is inside '${name}' already`);
+    return true;
   }
 
   private move(delta: number): void {

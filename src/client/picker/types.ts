@@ -54,4 +54,9 @@ export interface PickerOptions {
   color: boolean;
   /** Sessions already fetched, shown at once instead of an empty list. */
   initial?: PickerSession[];
+  /**
+   * The session this terminal runs inside, if any: attaching to or viewing it from
+   * here would feed its output back into itself, so the picker refuses.
+   */
+  current?: string | null;
 }
