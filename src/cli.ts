@@ -373,7 +373,7 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
           c.options.filter((opt) => !opt.hidden).flatMap((opt) => [opt.short, opt.long].filter((f): f is string => !!f));
         return completion(shell, {
           globalOptions: flags(program),
-          commands: program.commands.map((c) => ({ name: c.name(), options: flags(c), takesSession: sessionCommands.has(c.name()) })),
+          commands: program.commands.map((c) => ({ names: [c.name(), ...c.aliases()], options: flags(c), takesSession: sessionCommands.has(c.name()) })),
         });
       }),
     );

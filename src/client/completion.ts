@@ -4,14 +4,18 @@
  */
 import { UserError, ExitCode } from './errors.js';
 
+/** Session names for completion; never starts a daemon just because someone pressed TAB. */
+const LIST_NAMES = 'tshpool --no-daemonize list --names 2>/dev/null';
+
 export interface CompletionSpec {
-  commands: { name: string; options: string[]; takesSession: boolean }[];
+  /** `names`: the command and its aliases. */
+  commands: { names: string[]; options: string[]; takesSession: boolean }[];
   globalOptions: string[];
 }
 
 function bash(spec: CompletionSpec): string {
   const cases = spec.commands
-    .map((c) => `    ${c.name}) opts="${c.options.join(' ')}"; sessions=${c.takesSession ? 1 : 0} ;;`)
+    .map((c) => `    ${c.names.join('|')}) opts="${c.options.join(' ')}"; sessions=${c.takesSession ? 1 : 0} ;;`)
     .join('\n');
   return `# bash completion for tshpool. Install: tshpool completion bash > ~/.local/share/bash-completion/completions/tshpool
 _tshpool() {
@@ -24,7 +28,7 @@ _tshpool() {
     esac
   done
   if [[ -z $cmd ]]; then
-    COMPREPLY=($(compgen -W "${spec.commands.map((c) => c.name).join(' ')} ${spec.globalOptions.join(' ')}" -- "$cur"))
+    COMPREPLY=($(compgen -W "${spec.commands.map((c) => c.names[0]).join(' ')} ${spec.globalOptions.join(' ')}" -- "$cur"))
     return
   fi
   case $cmd in
@@ -34,7 +38,7 @@ ${cases}
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif ((sessions)); then
-    COMPREPLY=($(compgen -W "$(tshpool list --names 2>/dev/null)" -- "$cur"))
+    COMPREPLY=($(compgen -W "$(${LIST_NAMES})" -- "$cur"))
   fi
 }
 complete -F _tshpool tshpool
@@ -43,14 +47,14 @@ complete -F _tshpool tshpool
 
 function zsh(spec: CompletionSpec): string {
   const cases = spec.commands
-    .map((c) => `    ${c.name}) opts=(${c.options.join(' ')}); sessions=${c.takesSession ? 1 : 0} ;;`)
+    .map((c) => `    ${c.names.join('|')}) opts=(${c.options.join(' ')}); sessions=${c.takesSession ? 1 : 0} ;;`)
     .join('\n');
   return `#compdef tshpool
 # zsh completion for tshpool. Install: tshpool completion zsh > "\${fpath[1]}/_tshpool"
 _tshpool() {
   local -a cmds opts
   local sessions=0 cmd="" i
-  cmds=(${spec.commands.map((c) => c.name).join(' ')})
+  cmds=(${spec.commands.map((c) => c.names[0]).join(' ')})
   for ((i = 2; i < CURRENT; i++)); do
     case \${words[i]} in
       --socket|--config-file|--log-file) ((i++)) ;;
@@ -68,7 +72,7 @@ ${cases}
   if [[ \${words[CURRENT]} == -* ]]; then
     compadd -- $opts
   elif ((sessions)); then
-    compadd -- \${(f)"$(tshpool list --names 2>/dev/null)"}
+    compadd -- \${(f)"$(${LIST_NAMES})"}
   fi
 }
 compdef _tshpool tshpool
@@ -79,15 +83,16 @@ function fish(spec: CompletionSpec): string {
   const lines = [
     '# fish completion for tshpool. Install: tshpool completion fish > ~/.config/fish/completions/tshpool.fish',
     'complete -c tshpool -f',
-    `complete -c tshpool -n __fish_use_subcommand -a "${spec.commands.map((c) => c.name).join(' ')}"`,
+    `complete -c tshpool -n __fish_use_subcommand -a "${spec.commands.map((c) => c.names[0]).join(' ')}"`,
   ];
   for (const o of spec.globalOptions) if (o.startsWith('--')) lines.push(`complete -c tshpool -n __fish_use_subcommand -l ${o.slice(2)}`);
   for (const c of spec.commands) {
+    const seen = `__fish_seen_subcommand_from ${c.names.join(' ')}`;
     for (const o of c.options) {
-      if (o.startsWith('--')) lines.push(`complete -c tshpool -n "__fish_seen_subcommand_from ${c.name}" -l ${o.slice(2)}`);
-      else lines.push(`complete -c tshpool -n "__fish_seen_subcommand_from ${c.name}" -s ${o.slice(1)}`);
+      if (o.startsWith('--')) lines.push(`complete -c tshpool -n "${seen}" -l ${o.slice(2)}`);
+      else lines.push(`complete -c tshpool -n "${seen}" -s ${o.slice(1)}`);
     }
-    if (c.takesSession) lines.push(`complete -c tshpool -n "__fish_seen_subcommand_from ${c.name}" -a "(tshpool list --names 2>/dev/null)"`);
+    if (c.takesSession) lines.push(`complete -c tshpool -n "${seen}" -a "(${LIST_NAMES})"`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -20,7 +20,7 @@ async function tailLines(file: string, lines: number): Promise<{ text: string; e
     await fh.read(buf, 0, buf.length, start);
     const all = buf.toString('utf8').split('\n');
     if (all[all.length - 1] === '') all.pop();
-    const text = all.slice(-lines).join('\n');
+    const text = lines === 0 ? '' : all.slice(-lines).join('\n');
     return { text: text ? `${text}\n` : '', end: st.size };
   } finally {
     await fh.close();

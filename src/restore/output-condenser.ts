@@ -24,7 +24,7 @@
 /** Held bytes beyond this are passed on even without a cut (a huge line without LFs); bounds memory. */
 export const CONDENSER_MAX_HOLD_BYTES = 1024 * 1024;
 /** Dropping is tried once this much is held, so the cost of cutting is paid once per this many bytes, not per line. */
-const CONDENSER_TRIM_BYTES = 256 * 1024;
+export const CONDENSER_TRIM_BYTES = 256 * 1024;
 /** A summary of SGRs longer than this is not worth keeping (an application that never resets colours): no drop. */
 const MAX_SUMMARY_BYTES = 4096;
 /** An escape sequence longer than this is no SGR worth summarising: the run ends. */
@@ -96,6 +96,11 @@ export class OutputCondenser {
     private readonly sink: (data: Uint8Array) => void,
     rows: number,
     scrollbackLines: number,
+    /** Tests pass small values to exercise trimming and the hold limit. */
+    private readonly limits: { trimBytes: number; maxHoldBytes: number } = {
+      trimBytes: CONDENSER_TRIM_BYTES,
+      maxHoldBytes: CONDENSER_MAX_HOLD_BYTES,
+    },
   ) {
     this.setSize(rows, scrollbackLines);
   }
@@ -119,6 +124,11 @@ export class OutputCondenser {
     const base = this.pos;
     let segStart = 0;
     for (let i = 0; i < data.length; i++) {
+      if (this.state === State.Ground && this.runStart !== null) {
+        // The hot path of a flood: plain ASCII inside a run. Stops at anything else.
+        i = this.scanPlain(data, i, base);
+        if (i >= data.length) break;
+      }
       const b = data[i]!;
       if (this.prevByte === 0xc2 && b >= 0x80 && b <= 0x9f) {
         // A C1 control (UTF-8 encoded, as xterm decodes before parsing): acts in any state.
@@ -175,10 +185,51 @@ export class OutputCondenser {
     this.keep(data, segStart, data.length);
     this.pos = base + data.length;
     if (this.runStart === null) this.passOn();
-    else if (this.pendingBytes >= CONDENSER_TRIM_BYTES) {
+    else if (this.pendingBytes >= this.limits.trimBytes) {
       this.trim();
-      if (this.pendingBytes >= CONDENSER_MAX_HOLD_BYTES) this.drain();
+      if (this.pendingBytes >= this.limits.maxHoldBytes) this.drain();
     }
+  }
+
+  /** Consumes plain ASCII from `i` on; returns the index of the first byte it did not take. */
+  private scanPlain(data: Uint8Array, i: number, base: number): number {
+    const n = data.length;
+    const ends = this.lfEnds;
+    const hadCr = this.lfHadCr;
+    const size = ends.length;
+    let head = this.lfHead;
+    let count = this.lfCount;
+    let cr = this.crInLine;
+    let cut = this.cut;
+    let j = i;
+    for (; j < n; j++) {
+      const b = data[j]!;
+      if (b >= 0x20 && b < 0x7f) continue;
+      if (b === LF) {
+        // Same as lineFeed(), inlined.
+        let slot = head + count;
+        if (slot >= size) slot -= size;
+        ends[slot] = base + j + 1;
+        hadCr[slot] = cr ? 1 : 0;
+        cr = false;
+        if (count < size) count++;
+        else if (++head === size) head = 0;
+        if (count === size && hadCr[head + 1 === size ? 0 : head + 1] === 1) cut = ends[head]!;
+        continue;
+      }
+      if (b === CR) {
+        cr = true;
+        continue;
+      }
+      if (b === TAB) continue;
+      break;
+    }
+    this.lfHead = head;
+    this.lfCount = count;
+    this.crInLine = cr;
+    this.cut = cut;
+    if (j > i) this.prevByte = data[j - 1]!;
+    return j;
   }
 
   private startEscape(at: number): void {
