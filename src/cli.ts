@@ -52,6 +52,13 @@ function refuseSelf(name: string, paths: Paths): void {
   }
 }
 
+/** A non-negative whole-number option, or a usage error naming it. */
+function wholeNumber(option: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new UserError(`invalid ${option} ${JSON.stringify(value)}: use a whole number`, ExitCode.Usage);
+  return n;
+}
+
 function checkName(name: string): string {
   const problem = sessionNameProblem(name);
   if (problem) throw new UserError(`invalid session name ${JSON.stringify(name)}: ${problem}`, ExitCode.Usage);
@@ -207,8 +214,7 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     .action((name: string, o: { scrollback: string; ansi?: boolean }) =>
       run(async () => {
         checkName(name);
-        const scrollback = Number(o.scrollback);
-        if (!Number.isInteger(scrollback) || scrollback < 0) throw new UserError(`invalid --scrollback ${JSON.stringify(o.scrollback)}: use a whole number`, ExitCode.Usage);
+        const scrollback = wholeNumber('--scrollback', o.scrollback);
         const { capture } = await import('./client/commands.js');
         return context().with((c) => capture(c, name, scrollback, !!o.ansi));
       }),
@@ -288,8 +294,7 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     .addHelpText('after', '\nEvents: session.created, session.attached, session.detached, session.busy, session.removed.\nExample:\n  tshpool events --history 20 | jq .')
     .action((o: { session?: string; history: string }) =>
       run(async () => {
-        const history = Number(o.history);
-        if (!Number.isInteger(history) || history < 0) throw new UserError(`invalid --history ${JSON.stringify(o.history)}: use a whole number`, ExitCode.Usage);
+        const history = wholeNumber('--history', o.history);
         const session = o.session === undefined ? null : checkName(o.session);
         const { streamEvents } = await import('./client/events.js');
         return context().with((c) => streamEvents(c, session, history));
@@ -340,8 +345,7 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     .option('-n, --lines <n>', 'how many of the last lines to show', '50')
     .action((o: { follow?: boolean; lines: string }) =>
       run(async () => {
-        const lines = Number(o.lines);
-        if (!Number.isInteger(lines) || lines < 0) throw new UserError(`invalid --lines ${JSON.stringify(o.lines)}: use a whole number`, ExitCode.Usage);
+        const lines = wholeNumber('--lines', o.lines);
         const { logs } = await import('./client/logs.js');
         return logs(context().paths.log, lines, !!o.follow);
       }),
