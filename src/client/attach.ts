@@ -121,8 +121,8 @@ function stream(
       restoreTerminal();
       stdin.pause();
       conn.onData = null;
-      conn.onReply = null;
-      conn.onClose = null;
+      conn.setReplyHandler(null);
+      conn.setCloseHandler(null);
       conn.close();
       if (message) notice(message, interactive);
       resolve(code);
@@ -162,8 +162,7 @@ function stream(
     const onHangup = (): void => finish(128 + 1);
     const onTerm = (): void => finish(128 + 15);
 
-    conn.onData = write;
-    conn.onReply = (reply: Reply) => {
+    const onReply = (reply: Reply): void => {
       switch (reply.type) {
         case 'exit':
           if (opts.viewer) finish(ExitCode.Ok, `session '${opts.name}' ended`);
@@ -186,16 +185,21 @@ function stream(
           return;
       }
     };
-    conn.onClose = () => finish(ExitCode.Error, `lost the connection to the daemon; session '${opts.name}' may be gone (see 'tshpool list')`);
 
-    for (const d of early) write(d);
+    // Raw mode before the first byte of the session is shown, so keys typed now are not echoed locally.
     if (interactive) stdin.setRawMode(true);
+    conn.onData = write;
+    for (const d of early) write(d);
     process.on('exit', restoreTerminal);
     process.on('SIGHUP', onHangup);
     process.on('SIGTERM', onTerm);
     stdin.on('data', onInput);
     stdin.on('end', onInputEnd);
     if (interactive && !opts.viewer) stdout.on('resize', onResize);
-    stdin.resume();
+    // After the set-up, so that replies that came with `attached` (an `exit`, say) find it done.
+    conn.setReplyHandler(onReply);
+    conn.setCloseHandler(() => finish(ExitCode.Error, `lost the connection to the daemon; session '${opts.name}' may be gone (see 'tshpool list')`));
+    // A session that already ended must not leave stdin reading (the process would never exit).
+    if (!finished) stdin.resume();
   });
 }

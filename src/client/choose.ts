@@ -91,17 +91,17 @@ function watchEvents(connect: () => Promise<DaemonConnection>, watcher: PickerWa
     (c) => {
       if (stopped) return c.close();
       conn = c;
-      c.onReply = (reply) => {
+      c.setReplyHandler((reply) => {
         if (reply.type === 'event') {
           timer ??= setTimeout(() => {
             timer = null;
             watcher.changed();
           }, EVENT_REFRESH_DELAY_MS);
         } else if (reply.type === 'error') watcher.lost(reply.reason);
-      };
-      c.onClose = () => {
+      });
+      c.setCloseHandler(() => {
         if (!stopped) watcher.lost("the daemon's event stream ended: press r to reconnect");
-      };
+      });
       c.send({ type: 'events', session: null, history: 0 });
       // Whatever changed between the first list and this subscription.
       watcher.changed();
@@ -112,8 +112,8 @@ function watchEvents(connect: () => Promise<DaemonConnection>, watcher: PickerWa
     stopped = true;
     if (timer) clearTimeout(timer);
     if (conn) {
-      conn.onReply = null;
-      conn.onClose = null;
+      conn.setReplyHandler(null);
+      conn.setCloseHandler(null);
       conn.close();
     }
   };

@@ -30,9 +30,9 @@ export class DaemonConnection {
   private closed = false;
   /** Terminal data from the daemon (attach streams). */
   onData: ((data: Buffer) => void) | null = null;
-  /** Control messages that arrive while nobody waits for one (attach streams). */
-  onReply: ((reply: Reply) => void) | null = null;
-  onClose: (() => void) | null = null;
+  /** Control messages that arrive while nobody waits for one (attach streams); see setReplyHandler. */
+  private onReply: ((reply: Reply) => void) | null = null;
+  private onClose: (() => void) | null = null;
   daemonVersion = '';
   daemonPid = 0;
 
@@ -74,6 +74,21 @@ export class DaemonConnection {
       } else if (this.onReply) this.onReply(reply);
       else this.replies.push(reply);
     }
+  }
+
+  /**
+   * Routes every further control message to `handler`, starting with any that
+   * already arrived (an `exit` can come in the same read as `attached`).
+   */
+  setReplyHandler(handler: ((reply: Reply) => void) | null): void {
+    this.onReply = handler;
+    if (handler) for (const r of this.replies.splice(0)) handler(r);
+  }
+
+  /** Calls `handler` when the connection closes — at once if it already has. */
+  setCloseHandler(handler: (() => void) | null): void {
+    this.onClose = handler;
+    if (handler && this.closed) handler();
   }
 
   send(req: Request): void {

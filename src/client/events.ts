@@ -16,8 +16,8 @@ export function streamEvents(conn: DaemonConnection, session: string | null, his
       process.off('SIGINT', onInterrupt);
       process.off('SIGTERM', onInterrupt);
       process.stdout.off('error', onStdoutError);
-      conn.onReply = null;
-      conn.onClose = null;
+      conn.setReplyHandler(null);
+      conn.setCloseHandler(null);
       conn.close();
       if (message) process.stderr.write(`tshpool: ${message}\n`);
       resolve(code);
@@ -28,11 +28,11 @@ export function streamEvents(conn: DaemonConnection, session: string | null, his
     process.on('SIGINT', onInterrupt);
     process.on('SIGTERM', onInterrupt);
     process.stdout.on('error', onStdoutError);
-    conn.onReply = (reply) => {
+    conn.setReplyHandler((reply) => {
       if (reply.type === 'event') process.stdout.write(`${JSON.stringify(reply.event)}\n`);
       else if (reply.type === 'error') finish(ExitCode.Error, reply.reason);
-    };
-    conn.onClose = () => finish(ExitCode.Error, 'the event stream ended: the daemon stopped, or this reader fell too far behind and was dropped');
+    });
+    conn.setCloseHandler(() => finish(ExitCode.Error, 'the event stream ended: the daemon stopped, or this reader fell too far behind and was dropped'));
     conn.send({ type: 'events', session, history });
   });
 }

@@ -170,7 +170,8 @@ export class Session {
 
   /** Bytes that repaint the session on a blank terminal (see Spool). */
   snapshot(options?: SnapshotOptions): Promise<Buffer | null> {
-    return this.spool.snapshot(options);
+    // After the shell ended the spool is released; nothing is left to repaint.
+    return this.ended ? Promise.resolve(null) : this.spool.snapshot(options);
   }
 
   capture(options: CaptureOptions): Promise<string> {

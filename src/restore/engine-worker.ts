@@ -3,22 +3,12 @@
  * session of the daemon, so parsing floods of output never competes with the main
  * thread that moves bytes between ptys and clients (docs/restore.md has the numbers).
  */
-import { setPriority } from 'node:os';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { ScreenEngine } from './screen-engine.js';
 import { assertNever, type FromWorker, type ToWorker } from './worker-messages.js';
 
 const port = parentPort;
 if (!port) throw new Error('engine-worker.js must run as a worker thread');
-
-const nice = Number((workerData as { nice?: number } | undefined)?.nice ?? 0);
-if (nice) {
-  try {
-    setPriority(nice);
-  } catch {
-    // not permitted here: parse at normal priority
-  }
-}
 
 const engines = new Map<number, ScreenEngine>();
 const post = (msg: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(msg, transfer);

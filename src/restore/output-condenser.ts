@@ -4,9 +4,11 @@
  * million (xterm spends most of its time per line: scrolling and recycling rows).
  *
  * Why dropping is exact: take a run of "plain" output — printable text, CR, LF,
- * TAB and SGR colour sequences, in the parser's ground state, on the normal screen
- * with no scroll region. Plain output changes only cells, the cursor and the
- * current colours; it changes no mode, margin, tab stop, charset or saved cursor.
+ * TAB, SGR colour sequences and operations confined to the cursor's line (erase
+ * to end of line, horizontal moves…), in the parser's ground state, on the normal
+ * screen with no scroll region. Plain output changes only cells, the cursor and
+ * the current colours; it changes no mode, margin, tab stop, charset or saved
+ * cursor, and it moves the cursor up never and down only by line feeds and wraps.
  * Cut the run right after a LF, such that the rest of the run has a CR in its first
  * line and at least K = scrollback + 2*rows + 1 line feeds. After that CR both
  * timelines (with and without the part before the cut) have the cursor in column
@@ -30,7 +32,20 @@ const MAX_SUMMARY_BYTES = 4096;
 /** An escape sequence longer than this is no SGR worth summarising: the run ends. */
 const MAX_SGR_BYTES = 128;
 
+/** EL, ECH, CHA, CUF, CUB, ICH, DCH, HPA, HPR (final bytes, no prefix or intermediate). */
+const IN_LINE_FINALS: readonly number[] = [0x4b, 0x58, 0x47, 0x43, 0x44, 0x40, 0x50, 0x60, 0x61];
+
 const ESC = 0x1b;
+
+/** Whether the SGR whose parameters start at `from` in `bytes` begins with a full reset (empty or 0 first parameter). */
+function isResetSgr(bytes: ArrayLike<number>, from: number): boolean {
+  for (let i = from; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === 0x3b || b === 0x6d) return true; // ';' or the final 'm': the first parameter was 0s or empty
+    if (b !== 0x30) return false; // another digit, or ':' (a sub-parameter: not a plain reset)
+  }
+  return false;
+}
 const LF = 0x0a;
 const CR = 0x0d;
 const TAB = 0x09;
@@ -41,13 +56,6 @@ const enum State {
   Csi,
   /** OSC, DCS, SOS, PM, APC: skipped up to BEL or ST. */
   String,
-}
-
-interface SgrRecord {
-  /** Stream offset just past the sequence. */
-  end: number;
-  bytes: Buffer;
-  reset: boolean;
 }
 
 export interface CondenserStats {
@@ -68,7 +76,13 @@ export class OutputCondenser {
   private summary: Buffer | null = null;
   /** Start of the droppable run; null when the output is not plain (or condensing is off). */
   private runStart: number | null = null;
-  private readonly sgrs: SgrRecord[] = [];
+  /**
+   * SGRs in the held run from index `sgrHead` on: stream offsets of their start and
+   * end; a start stored as -(start + 1) marks an SGR that resets all attributes.
+   */
+  private sgrStart: number[] = [];
+  private sgrEnd: number[] = [];
+  private sgrHead = 0;
   /** Stream offsets just past the last K+1 line feeds of the run, and whether their line had a CR. */
   private lfEnds: Float64Array = new Float64Array(1);
   private lfHadCr: Uint8Array = new Uint8Array(1);
@@ -83,6 +97,7 @@ export class OutputCondenser {
   private prevByte = 0;
   /** The escape sequence being read (only its first MAX_SGR_BYTES bytes). */
   private seq: number[] = [];
+  private seqStart = 0;
   private seqIsSgr = false;
   private seqTruncated = false;
   private rows = 0;
@@ -222,6 +237,24 @@ export class OutputCondenser {
         continue;
       }
       if (b === TAB) continue;
+      if (b === ESC && j + 2 < n && data[j + 1] === 0x5b) {
+        // ESC [ params final, complete in this chunk: SGRs and in-line operations stay in the run.
+        let k = j + 2;
+        const limit = Math.min(n, j + MAX_SGR_BYTES);
+        let c = data[k]!;
+        while (k < limit && ((c >= 0x30 && c <= 0x39) || c === 0x3b || c === 0x3a)) c = data[++k]!;
+        if (k < limit) {
+          if (c === 0x6d) {
+            this.recordSgr(base + j, base + k + 1, isResetSgr(data, j + 2));
+            j = k;
+            continue;
+          }
+          if (IN_LINE_FINALS.includes(c)) {
+            j = k;
+            continue;
+          }
+        }
+      }
       break;
     }
     this.lfHead = head;
@@ -235,6 +268,7 @@ export class OutputCondenser {
   private startEscape(at: number): void {
     this.state = State.Escape;
     this.seq = [ESC];
+    this.seqStart = at;
     this.seqIsSgr = false;
     this.seqTruncated = false;
   }
@@ -268,16 +302,15 @@ export class OutputCondenser {
 
   /** C1 controls, which xterm acts on in any state: CSI, string starts, ST, or single controls. */
   private c1(b: number, at: number): void {
+    this.endRun();
     if (b === 0x9b) {
-      // CSI: may be an SGR, so the run goes on (it is summarised as ESC [ … m).
-      if (this.state === State.Csi || this.state === State.Escape) this.endRun();
+      // CSI in its 8-bit form: read like ESC [ (for margins and modes), never kept in a run.
       this.startEscape(at);
       this.state = State.Csi;
       this.seq.push(0x5b);
-      this.seqIsSgr = true;
+      this.seqIsSgr = false;
       return;
     }
-    this.endRun();
     if (b === 0x90 || b === 0x98 || b === 0x9d || b === 0x9e || b === 0x9f) this.state = State.String;
     else this.state = State.Ground;
   }
@@ -304,7 +337,9 @@ export class OutputCondenser {
     this.pendingStart += this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    this.sgrs.length = 0;
+    this.sgrStart = [];
+    this.sgrEnd = [];
+    this.sgrHead = 0;
   }
 
   private lineFeed(end: number): void {
@@ -321,12 +356,14 @@ export class OutputCondenser {
 
   private csiDone(final: number, end: number): void {
     const seq = this.seq;
-    if (this.seqIsSgr && final === 0x6d && !this.seqTruncated) {
-      if (this.runStart !== null) {
-        const params = String.fromCharCode(...seq.slice(2, -1));
-        this.sgrs.push({ end, bytes: Buffer.from(seq), reset: /^0*(;|$)/.test(params) });
+    if (this.seqIsSgr && !this.seqTruncated) {
+      if (final === 0x6d) {
+        if (this.runStart !== null) this.recordSgr(this.seqStart, end, isResetSgr(seq, 2));
+        return;
       }
-      return;
+      // Operations confined to the cursor's line that leave no state behind (erase, insert or
+      // delete characters, horizontal moves) are as plain as text: the run goes on.
+      if (IN_LINE_FINALS.includes(final)) return;
     }
     this.endRun();
     const params = String.fromCharCode(...seq.slice(2, -1));
@@ -363,6 +400,30 @@ export class OutputCondenser {
     this.crInLine = false;
   }
 
+  private recordSgr(start: number, end: number, reset: boolean): void {
+    this.sgrStart.push(reset ? -(start + 1) : start);
+    this.sgrEnd.push(end);
+  }
+
+  /** A copy of held stream bytes [from, to). */
+  private copyHeld(from: number, to: number): Buffer {
+    const out = Buffer.allocUnsafe(to - from);
+    let offset = this.pendingStart;
+    let filled = 0;
+    for (const chunk of this.pending) {
+      const end = offset + chunk.length;
+      if (end > from && offset < to) {
+        const a = Math.max(from, offset) - offset;
+        const b = Math.min(to, end) - offset;
+        out.set(chunk.subarray(a, b), filled);
+        filled += b - a;
+      }
+      if (end >= to) break;
+      offset = end;
+    }
+    return out;
+  }
+
   /** Drops the held output before the latest allowed cut, keeping its colours in the summary. */
   private trim(): void {
     const runStart = this.runStart;
@@ -371,13 +432,26 @@ export class OutputCondenser {
     // Bytes before the run (held since it started) are never dropped: the run starts a pending list.
     let dropped = 0;
     let resetAt = -1;
-    let n = 0;
-    for (; n < this.sgrs.length && this.sgrs[n]!.end <= cut; n++) if (this.sgrs[n]!.reset) resetAt = n;
-    const parts: Buffer[] = resetAt >= 0 ? [] : this.summary ? [this.summary] : [];
-    for (let i = Math.max(resetAt, 0); i < n; i++) parts.push(this.sgrs[i]!.bytes);
+    const starts = this.sgrStart;
+    const ends = this.sgrEnd;
+    let n = this.sgrHead;
+    for (; n < ends.length && ends[n]! <= cut; n++) if (starts[n]! < 0) resetAt = n;
+    const parts: Buffer[] = resetAt < 0 && this.summary ? [this.summary] : [];
+    let summaryBytes = parts.length > 0 ? parts[0]!.length : 0;
+    for (let i = resetAt < 0 ? this.sgrHead : resetAt; i < n; i++) {
+      const start = starts[i]! < 0 ? -starts[i]! - 1 : starts[i]!;
+      summaryBytes += ends[i]! - start;
+      if (summaryBytes > MAX_SUMMARY_BYTES) return;
+      parts.push(this.copyHeld(start, ends[i]!));
+    }
     const summary = parts.length > 0 ? Buffer.concat(parts) : null;
-    if (summary && summary.length > MAX_SUMMARY_BYTES) return;
-    this.sgrs.splice(0, n);
+    this.sgrHead = n;
+    if (n > 4096 && n > ends.length / 2) {
+      // Compact now and then instead of shifting the arrays on every trim.
+      this.sgrStart = starts.slice(n);
+      this.sgrEnd = ends.slice(n);
+      this.sgrHead = 0;
+    }
     let toDrop = cut - this.pendingStart;
     while (toDrop > 0) {
       const chunk = this.pending[0]!;

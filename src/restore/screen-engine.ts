@@ -214,7 +214,8 @@ export class ScreenEngine {
     for (let y = first; y <= cursorRow; y++) {
       const line = buf.getLine(y);
       if (!line) continue;
-      out += renderRowAnsi(line, this.term.cols, cell);
+      // Written spaces are kept: a wrapped row must reach the last column to continue by autowrap.
+      out += renderRowAnsi(line, this.term.cols, cell, false);
       if (y < cursorRow) {
         // A wrapped row continues by autowrap only if it was printed to the last column.
         const next = buf.getLine(y + 1);
@@ -239,7 +240,7 @@ export class ScreenEngine {
     for (let y = first; y <= lastRow; y++) {
       const line = buf.getLine(y);
       if (!line) continue;
-      out.push(ansi ? renderRowAnsi(line, this.term.cols, cell) : line.translateToString(true));
+      out.push(ansi ? renderRowAnsi(line, this.term.cols, cell) : line.translateToString(true).replace(/ +$/, ''));
     }
     while (out.length > 0 && out[out.length - 1] === '') out.pop();
     return out.map((l) => `${l}\n`).join('');

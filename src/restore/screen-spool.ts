@@ -17,7 +17,7 @@ import type { CaptureOptions, SnapshotOptions, Spool } from './spool.js';
 import { WorkerBackend } from './worker-backend.js';
 
 /** A batch this large is handed over at once: past ~64 KiB xterm's per-write overhead no longer shows. */
-export const SPOOL_BATCH_BYTES = Number(process.env.XBATCH ?? 128 * 1024);
+export const SPOOL_BATCH_BYTES = 128 * 1024;
 /** Smaller output waits at most this long: only replies to terminal queries are latency-sensitive, and a few ms is nothing to them. */
 export const SPOOL_FLUSH_DELAY_MS = 5;
 /**
@@ -101,11 +101,21 @@ export class ScreenSpool implements Spool {
     if (this.unrecordedBytes > 0) {
       const marker = Buffer.from(`\x1b[0m\r\n[tshpool: ${this.unrecordedBytes} bytes of output not recorded]\r\n`);
       this.unrecordedBytes = 0;
-      this.backlogBytes += marker.length;
-      backend.write(marker, () => (this.backlogBytes -= marker.length));
+      this.hand(backend, marker);
     }
+    this.hand(backend, batch);
+  }
+
+  /** write() must never throw into the pty's data handler: a failure to hand over counts as unrecorded output. */
+  private hand(backend: EngineBackend, batch: Buffer): void {
+    const size = batch.length;
     this.backlogBytes += size;
-    backend.write(batch, () => (this.backlogBytes -= size));
+    try {
+      backend.write(batch, () => (this.backlogBytes -= size));
+    } catch {
+      this.backlogBytes -= size;
+      this.unrecordedBytes += size;
+    }
   }
 
   resize(cols: number, rows: number): void {

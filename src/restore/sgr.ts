@@ -57,15 +57,18 @@ export function sgrAbsolute(a: CellAttributes): string {
 }
 
 /**
- * One row as text with SGR sequences: empty cells become spaces, trailing cells
- * that are empty and on the default background are dropped, and the row ends with
- * attributes reset if it changed any. `cell` is scratch space (avoids allocation).
+ * One row as text with SGR sequences: empty cells become spaces, trailing blank
+ * cells on the default background are dropped (written spaces too, unless
+ * `trimSpaces` is false), and the row ends with attributes reset if it changed
+ * any. `cell` is scratch space (avoids allocation).
  */
-export function renderRowAnsi(line: IBufferLine, cols: number, cell: IBufferCell): string {
+export function renderRowAnsi(line: IBufferLine, cols: number, cell: IBufferCell, trimSpaces = true): string {
   let end = Math.min(cols, line.length);
   while (end > 0) {
     const c = line.getCell(end - 1, cell);
-    if (!c || c.getChars() !== '' || !c.isBgDefault()) break;
+    if (!c || !c.isBgDefault() || c.isInverse() || c.isUnderline()) break;
+    const chars = c.getChars();
+    if (chars !== '' && !(trimSpaces && chars === ' ')) break;
     end--;
   }
   let out = '';

@@ -53,11 +53,12 @@ class EngineWorkerHost {
   write(id: number, batch: Buffer, parsed: () => void): void {
     const entry = this.engines.get(id);
     if (!entry) return;
-    entry.onParsed.push(parsed);
     // The batch owns its whole ArrayBuffer (ScreenSpool allocates it unpooled), so it can be moved.
     const whole = batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength;
     const data = whole ? (batch.buffer as ArrayBuffer) : batch.buffer.slice(batch.byteOffset, batch.byteOffset + batch.byteLength);
     this.post({ t: 'write', id, data: data as ArrayBuffer }, [data as ArrayBuffer]);
+    // After the post, which may throw: its answer cannot arrive before this line.
+    entry.onParsed.push(parsed);
   }
 
   resize(id: number, cols: number, rows: number): void {
@@ -101,7 +102,7 @@ class EngineWorkerHost {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: { nice: Number(process.env.XNICE ?? 0) } });
+    const worker = new Worker(new URL('./engine-worker.js', import.meta.url));
     worker.unref();
     worker.on('message', (msg: FromWorker) => this.onMessage(msg));
     worker.on('error', (err) => this.onWorkerGone(worker, err));
