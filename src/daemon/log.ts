@@ -37,16 +37,19 @@ export class Logger {
     level: LogLevel,
   ) {
     this.rank = LOG_LEVELS.indexOf(level);
+    if (this.file) {
+      // Start-up only: how much an existing log already holds.
+      try {
+        this.size = statSync(this.file).size;
+      } catch {
+        this.size = 0;
+      }
+    }
     this.open();
   }
 
   private open(): void {
     if (!this.file) return;
-    try {
-      this.size = statSync(this.file).size;
-    } catch {
-      this.size = 0;
-    }
     const stream = createWriteStream(this.file, { flags: 'a', mode: 0o600 });
     stream.on('error', () => {
       // A log we cannot write (full disk, removed directory) must not take the daemon down.
@@ -66,6 +69,7 @@ export class Logger {
         .catch(() => undefined)
         .finally(() => {
           this.rotating = false;
+          this.size = 0;
           this.open();
         });
     });
