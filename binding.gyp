@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "peercred",
-      "sources": ["native/peercred.c"],
+      "target_name": "tshpool_native",
+      "sources": ["native/addon.c", "native/peercred.c", "native/tty.c"],
       "conditions": [["OS!='linux'", { "type": "none", "sources": [] }]]
     }
   ]

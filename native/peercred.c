@@ -3,11 +3,12 @@
 // connection before reading a request.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <node_api.h>
+#include "addon.h"
 
-static napi_value throw_errno(napi_env env, const char *what) {
+napi_value throw_errno(napi_env env, const char *what) {
   char msg[128];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(errno));
   napi_throw_error(env, NULL, msg);
@@ -15,7 +16,7 @@ static napi_value throw_errno(napi_env env, const char *what) {
 }
 
 // peerCred(fd: number): { pid: number, uid: number, gid: number }
-static napi_value PeerCred(napi_env env, napi_callback_info info) {
+napi_value PeerCred(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -38,11 +39,3 @@ static napi_value PeerCred(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static napi_value Init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "peerCred", NAPI_AUTO_LENGTH, PeerCred, NULL, &fn);
-  napi_set_named_property(env, exports, "peerCred", fn);
-  return exports;
-}
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

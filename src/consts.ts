@@ -3,8 +3,18 @@
  * each value says why it is what it is.
  */
 
-/** A peer that has not sent its first request by then is dropped, so it cannot hold a slot. */
+/** A peer that has not sent its hello and its command by then is dropped, so it cannot hold a slot. */
 export const FIRST_REQUEST_TIMEOUT_MS = 1000;
+/** After its last reply, a connection whose peer does not close its side is destroyed after this. */
+export const REPLY_LINGER_MS = 2000;
+/**
+ * Typed input waiting for the shell to read it beyond this stops the reading of
+ * the client's socket until it drains, so a client pasting gigabytes into a
+ * program that does not read cannot grow the daemon's memory.
+ */
+export const INPUT_QUEUE_LIMIT_BYTES = 256 * 1024;
+/** How often a paused client's input is looked at again. */
+export const INPUT_DRAIN_POLL_MS = 20;
 
 /**
  * A client whose socket holds more than this many unsent bytes has fallen behind
@@ -23,7 +33,7 @@ export const KILL_GRACE_MS = 500;
 export const DAEMON_START_TIMEOUT_MS = 5000;
 /** First poll interval for the daemon's socket, doubled up to the cap below. */
 export const DAEMON_POLL_START_MS = 5;
-export const DAEMON_POLL_MAX_MS = 200;
+export const DAEMON_POLL_MAX_MS = 25;
 
 /** proper-lockfile: a start-up lock older than this is considered abandoned (daemon crashed mid start-up). */
 export const STARTUP_LOCK_STALE_MS = 5000;

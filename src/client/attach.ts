@@ -10,6 +10,7 @@ import { forwardedEnv } from './env.js';
 import type { DaemonConnection } from './connect.js';
 import { ExitCode, UserError } from './errors.js';
 import { KeybindingMatcher } from './keybindings.js';
+import { disableOutputProcessing } from '../platform/tty.js';
 
 export interface AttachOptions {
   name: string;
@@ -187,7 +188,10 @@ function stream(
     };
 
     // Raw mode before the first byte of the session is shown, so keys typed now are not echoed locally.
-    if (interactive) stdin.setRawMode(true);
+    if (interactive) {
+      stdin.setRawMode(true);
+      disableOutputProcessing(0);
+    }
     conn.onData = write;
     for (const d of early) write(d);
     process.on('exit', restoreTerminal);

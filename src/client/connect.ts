@@ -12,6 +12,9 @@ import { UserError } from './errors.js';
 
 type ConnectError = NodeJS.ErrnoException & { code?: string };
 
+/** A daemon that accepts but does not answer hello (wedged, or not ours) is given up on after this. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 function tryConnect(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
@@ -55,11 +58,20 @@ export class DaemonConnection {
       this.socket.destroy(err as Error);
       return;
     }
+    // Consecutive data frames of one read go out as one write: fewer syscalls on a flood.
+    let data: Buffer[] = [];
+    const flushData = (): void => {
+      if (data.length === 0) return;
+      const out = data.length === 1 ? data[0]! : Buffer.concat(data);
+      data = [];
+      this.onData?.(out);
+    };
     for (const frame of frames) {
       if (frame.kind === FrameKind.Data) {
-        this.onData?.(frame.data);
+        data.push(frame.data);
         continue;
       }
+      flushData();
       let reply: Reply;
       try {
         reply = parseReply(frame.message);
@@ -74,6 +86,7 @@ export class DaemonConnection {
       } else if (this.onReply) this.onReply(reply);
       else this.replies.push(reply);
     }
+    flushData();
   }
 
   /**
@@ -118,10 +131,14 @@ export class DaemonConnection {
     this.socket.destroy();
   }
 
-  /** Exchanges hellos; a version mismatch becomes a UserError. */
+  /** Exchanges hellos; a version mismatch or a daemon that does not answer becomes a UserError. */
   async handshake(): Promise<void> {
     this.send({ type: 'hello', protocol: PROTOCOL_VERSION, version: VERSION });
-    const reply = await this.next();
+    const timer = setTimeout(() => this.socket.destroy(), HANDSHAKE_TIMEOUT_MS);
+    const reply = await this.next().catch(() => {
+      throw new UserError(`the daemon at ${this.socket.remoteAddress || 'its socket'} did not answer within ${HANDSHAKE_TIMEOUT_MS / 1000} s; see 'tshpool logs' or 'tshpool doctor'`);
+    });
+    clearTimeout(timer);
     if (reply.type === 'error') throw new UserError(reply.reason);
     if (reply.type !== 'hello') throw new UserError(`unexpected reply from the daemon: ${reply.type}`);
     this.daemonVersion = reply.version;

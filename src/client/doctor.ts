@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { MAX_SOCKET_PATH_BYTES } from '../consts.js';
 import { loadConfig, type ConfigSources } from '../config/load.js';
 import type { Paths } from '../paths.js';
-import { peerCredUnavailable } from '../platform/peercred.js';
+import { nativeAddonProblem } from '../platform/native.js';
 import { splitShellWords } from '../util/shell-words.js';
 import { VERSION } from '../version.js';
 import { connectExisting } from './connect.js';
@@ -99,11 +99,15 @@ export async function doctor(paths: Paths, sources: ConfigSources): Promise<numb
     const loaded = await import(name).then(() => true, () => false);
     checks.push(loaded ? { ok: true, what: `${name} loads` } : { ok: false, what: `${name} does not load`, fix });
   }
-  const peer = peerCredUnavailable();
+  const native = nativeAddonProblem();
   checks.push(
-    peer
-      ? { ok: false, what: peer, fix: 'rebuild it: npm_config_nodedir=/usr npx node-gyp rebuild (in the tshpool package); until then only directory permissions protect the socket' }
-      : { ok: true, what: 'peer credential check available (SO_PEERCRED)' },
+    native
+      ? {
+          ok: false,
+          what: native,
+          fix: 'rebuild it in the tshpool package: npm_config_nodedir=/usr npm rebuild tshpool (or npx node-gyp rebuild); until then only directory permissions protect the socket',
+        }
+      : { ok: true, what: 'native addon loads (peer credential check, raw terminal output)' },
   );
 
   const logWritable = await open(paths.log, 'a').then(

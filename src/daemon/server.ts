@@ -4,7 +4,7 @@
  * connection only, with a logged reason.
  */
 import type { Server, Socket } from 'node:net';
-import { FIRST_REQUEST_TIMEOUT_MS } from '../consts.js';
+import { FIRST_REQUEST_TIMEOUT_MS, INPUT_DRAIN_POLL_MS, INPUT_QUEUE_LIMIT_BYTES, REPLY_LINGER_MS } from '../consts.js';
 import { FrameDecoder, FrameKind, ProtocolError, encodeControl, type Frame } from '../protocol/codec.js';
 import { PROTOCOL_VERSION, assertNever, parseRequest, type DaemonStatus, type Reply, type Request } from '../protocol/messages.js';
 import { VERSION } from '../version.js';
@@ -28,6 +28,20 @@ export interface ServerDeps {
   checkHookCommands: (hooks: Record<string, string[]>) => string | null;
 }
 
+/**
+ * Sends a last message and closes our side; whatever the peer still sends is
+ * discarded, and a peer that never closes its side is cut off after REPLY_LINGER_MS
+ * (otherwise it would hold a file descriptor forever).
+ */
+function endAndLinger(socket: Socket, last: Buffer): void {
+  socket.on('error', () => undefined);
+  socket.end(last);
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), REPLY_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
 class Connection {
   private state: ConnState = 'hello';
   private readonly decoder = new FrameDecoder();
@@ -44,6 +58,7 @@ class Connection {
     private readonly deps: ServerDeps,
   ) {
     this.firstRequestTimer = setTimeout(() => this.fail('no request within the first second'), FIRST_REQUEST_TIMEOUT_MS);
+    this.firstRequestTimer.unref();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => deps.log.debug('connection error', { error: err }));
     socket.on('close', () => this.clearFirstRequestTimer());
@@ -74,7 +89,7 @@ class Connection {
   private finish(reply: Reply): void {
     this.state = 'done';
     const bytes = this.socket.destroyed ? null : this.encode(reply);
-    if (bytes) this.socket.end(bytes);
+    if (bytes) endAndLinger(this.socket, bytes);
   }
 
   /** Ends the connection because the peer broke the protocol. */
@@ -82,12 +97,9 @@ class Connection {
     if (this.state === 'done' && this.socket.destroyed) return;
     this.deps.log.warn('dropping connection', { reason, session: this.sessionName ?? undefined });
     this.clearFirstRequestTimer();
-    if (this.link) this.link.socket.destroy();
     this.state = 'done';
-    if (!this.socket.destroyed) {
-      this.socket.end(encodeControl({ type: 'error', reason: `protocol error: ${reason}` }));
-      this.socket.destroySoon();
-    }
+    // An attached session sees the close and drops this client (hangup).
+    if (!this.socket.destroyed) endAndLinger(this.socket, encodeControl({ type: 'error', reason: `protocol error: ${reason}` }));
   }
 
   private onData(chunk: Buffer): void {
@@ -119,7 +131,11 @@ class Connection {
     if (this.state === 'done') return;
     if (frame.kind === FrameKind.Data) {
       if (this.state !== 'attached') return this.fail('terminal data before attaching');
-      if (!this.viewer) this.deps.table.get(this.sessionName!)?.write(frame.data);
+      const session = this.viewer ? undefined : this.deps.table.get(this.sessionName!);
+      if (session) {
+        session.write(frame.data);
+        if (session.pendingInputBytes() > INPUT_QUEUE_LIMIT_BYTES) this.holdInputUntilDrained(session);
+      }
       return;
     }
     let req: Request;
@@ -128,7 +144,6 @@ class Connection {
     } catch (err) {
       return this.fail(err instanceof ProtocolError ? err.message : String(err));
     }
-    this.clearFirstRequestTimer();
     if (this.state === 'hello') {
       if (req.type !== 'hello') return this.fail(`expected hello first, got ${req.type}`);
       if (req.protocol !== PROTOCOL_VERSION) {
@@ -143,7 +158,20 @@ class Connection {
       this.reply({ type: 'hello', protocol: PROTOCOL_VERSION, version: VERSION, pid: process.pid });
       return;
     }
+    this.clearFirstRequestTimer();
     this.dispatch(req);
+  }
+
+  /** Stops reading this client until the shell has taken most of its input. */
+  private holdInputUntilDrained(session: Session): void {
+    if (this.socket.isPaused()) return;
+    this.socket.pause();
+    const poll = setInterval(() => {
+      if (this.socket.destroyed || session.pendingInputBytes() <= INPUT_QUEUE_LIMIT_BYTES / 2) {
+        clearInterval(poll);
+        this.socket.resume();
+      }
+    }, INPUT_DRAIN_POLL_MS);
   }
 
   /** Runs an async request; frames that arrive meanwhile wait their turn. */
@@ -344,7 +372,7 @@ export function serve(server: Server, deps: ServerDeps): void {
     if (cred && cred.uid !== uid) {
       deps.log.warn('refused a connection from another user', { uid: cred.uid, pid: cred.pid });
       socket.on('error', () => undefined);
-      socket.end(encodeControl({ type: 'error', reason: `forbidden: this tshpool daemon belongs to uid ${uid}` }));
+      endAndLinger(socket, encodeControl({ type: 'error', reason: `forbidden: this tshpool daemon belongs to uid ${uid}` }));
       return;
     }
     new Connection(socket, deps);

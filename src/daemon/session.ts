@@ -16,6 +16,7 @@ import type { ClientLink } from './client-link.js';
 import type { Logger } from './log.js';
 import type { SessionDir } from './session-dir.js';
 import type { SpawnSpec } from './shell-env.js';
+import { installWriteBackoff } from './pty-write-backoff.js';
 
 /** setTimeout's limit is 2^31-1 ms (~24.8 days); longer TTLs are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -88,6 +89,7 @@ export class Session {
       env: opts.spec.env,
       encoding: null,
     } as pty.IPtyForkOptions);
+    if (!installWriteBackoff(this.pty)) this.log.debug('node-pty internals changed; input retries are upstream\'s', { session: this.name });
     // With encoding: null node-pty hands out Buffers; its typings still say string.
     this.pty.onData((data) => this.onOutput(data as unknown as Buffer));
     this.pty.onExit(({ exitCode, signal }) => this.onExit(exitCode, signal ?? 0));
@@ -180,6 +182,18 @@ export class Session {
 
   write(data: Buffer | string): void {
     if (!this.ended) this.pty.write(data as string);
+  }
+
+  /**
+   * Input written but not yet taken by the pty (node-pty queues what the kernel
+   * refuses). Read from node-pty's write queue; 0 if a node-pty upgrade renames it.
+   */
+  pendingInputBytes(): number {
+    const queue = (this.pty as unknown as { _writeStream?: { _writeQueue?: { buffer: Buffer; offset: number }[] } })._writeStream?._writeQueue;
+    if (!Array.isArray(queue)) return 0;
+    let bytes = 0;
+    for (const task of queue) bytes += task.buffer.length - task.offset;
+    return bytes;
   }
 
   /** Resizes pty and spool; returns whether the size changed. */

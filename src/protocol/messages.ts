@@ -227,7 +227,13 @@ function hookCommands(o: Obj, key: string): Record<string, string[]> {
   return out;
 }
 
-const MAX_TERMINAL_DIMENSION = 10_000;
+/**
+ * Terminal sizes beyond any real screen (a 4K display at a tiny font is ~500x150)
+ * are refused: each session keeps an emulator of its size, and one of 10^8 cells
+ * would take gigabytes.
+ */
+const MAX_COLS = 1000;
+const MAX_ROWS = 500;
 const MAX_NAMES_PER_REQUEST = 1000;
 const MAX_TTL_MS = 10 * 365 * 24 * 3600 * 1000;
 
@@ -247,8 +253,8 @@ export function parseRequest(raw: unknown): Request {
         ttlMs: nullable(o, 'ttlMs', (x, k) => int(x, k, 1, MAX_TTL_MS)),
         cmd: nullable(o, 'cmd', (x, k) => strArray(x, k)),
         dir: nullable(o, 'dir', (x, k) => str(x, k)),
-        rows: int(o, 'rows', 1, MAX_TERMINAL_DIMENSION),
-        cols: int(o, 'cols', 1, MAX_TERMINAL_DIMENSION),
+        rows: int(o, 'rows', 1, MAX_ROWS),
+        cols: int(o, 'cols', 1, MAX_COLS),
         env: strRecord(o, 'env'),
         clientPid: int(o, 'clientPid', 0, 2 ** 31),
         hooks: o.hooks === undefined ? {} : hookCommands(o, 'hooks'),
@@ -257,8 +263,8 @@ export function parseRequest(raw: unknown): Request {
       return {
         type,
         name: sessionName(o, 'name'),
-        rows: int(o, 'rows', 1, MAX_TERMINAL_DIMENSION),
-        cols: int(o, 'cols', 1, MAX_TERMINAL_DIMENSION),
+        rows: int(o, 'rows', 1, MAX_ROWS),
+        cols: int(o, 'cols', 1, MAX_COLS),
         clientPid: int(o, 'clientPid', 0, 2 ** 31),
       };
     case 'capture':
@@ -266,7 +272,7 @@ export function parseRequest(raw: unknown): Request {
     case 'send':
       return { type, name: sessionName(o, 'name'), data: str(o, 'data', 64 * 1024) };
     case 'resize':
-      return { type, rows: int(o, 'rows', 1, MAX_TERMINAL_DIMENSION), cols: int(o, 'cols', 1, MAX_TERMINAL_DIMENSION) };
+      return { type, rows: int(o, 'rows', 1, MAX_ROWS), cols: int(o, 'cols', 1, MAX_COLS) };
     case 'detach':
       return { type, names: names(o, 'names') };
     case 'kill':

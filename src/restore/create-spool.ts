@@ -7,6 +7,7 @@ import { NullSpool, type Spool } from './spool.js';
 /** `session_restore_mode`: the whole screen, nothing, or the last N lines. */
 export type SpoolMode = 'screen' | 'simple' | { lines: number };
 
+/** Everything a spool needs besides the mode. */
 export interface CreateSpoolOptions {
   cols: number;
   rows: number;
@@ -18,6 +19,7 @@ export interface CreateSpoolOptions {
   engine?: EngineLocation;
 }
 
+/** The spool for `mode`: NullSpool, LinesSpool or ScreenSpool. */
 export function createSpool(mode: SpoolMode, options: CreateSpoolOptions): Spool {
   const common = { cols: options.cols, rows: options.rows, reply: options.reply, ...(options.engine ? { engine: options.engine } : {}) };
   if (mode === 'simple') return new NullSpool();

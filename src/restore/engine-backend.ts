@@ -8,6 +8,7 @@ import type { EngineSnapshotOptions, ScreenEngineOptions } from './screen-engine
 /** What an engine is created with, minus the reply callback (which cannot cross threads). */
 export type EngineConfig = Omit<ScreenEngineOptions, 'onReply'>;
 
+/** One emulator, wherever it runs. */
 export interface EngineBackend {
   /** Hands a batch to the emulator; `parsed` runs once it is parsed (backlog accounting). The batch is not reused by the caller. */
   write(batch: Buffer, parsed: () => void): void;

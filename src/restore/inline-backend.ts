@@ -5,6 +5,7 @@
 import type { EngineBackend, EngineConfig } from './engine-backend.js';
 import { ScreenEngine, type EngineSnapshotOptions } from './screen-engine.js';
 
+/** An EngineBackend whose ScreenEngine lives on the calling thread. */
 export class InlineBackend implements EngineBackend {
   private engine: ScreenEngine | null;
 

@@ -58,6 +58,7 @@ const enum State {
   String,
 }
 
+/** Counters of an OutputCondenser, for measurements and tests. */
 export interface CondenserStats {
   /** Bytes received. */
   inBytes: number;
@@ -65,6 +66,7 @@ export interface CondenserStats {
   droppedBytes: number;
 }
 
+/** Passes a terminal output stream on to `sink`, minus what provably cannot show (see the file comment). */
 export class OutputCondenser {
   /** Stream offset of the next byte to arrive. */
   private pos = 0;

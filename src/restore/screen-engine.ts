@@ -78,6 +78,7 @@ const CURSOR_STYLE_PARAMS: Record<string, [blinking: number, steady: number]> = 
 const SNAPSHOT_PREAMBLE = '\x1b[?2026h\x1b[?25l\x1b[?1049l\x1b[r\x1b[?6l\x1b[?7h\x1b[4l\x1b(B\x0f\x1b[0m\x1b[H\x1b[2J';
 const SNAPSHOT_END = '\x1b[?2026l';
 
+/** What a ScreenEngine is made with. */
 export interface ScreenEngineOptions {
   cols: number;
   rows: number;
@@ -90,6 +91,7 @@ export interface ScreenEngineOptions {
 /** What a snapshot holds: the whole state ('screen') or only the last N lines of the normal buffer. */
 export type ReplayScope = { kind: 'screen' } | { kind: 'lines'; lines: number };
 
+/** Options of `ScreenEngine.snapshot()`. */
 export interface EngineSnapshotOptions {
   scope: ReplayScope;
   /** See SnapshotOptions.scrollbackLines ('screen' scope only). */

@@ -6,7 +6,8 @@
  * write() is on the daemon's live path (every pty chunk, main thread), so it only
  * appends the chunk to a list. The list is handed to the emulator as one batch
  * once it holds SPOOL_BATCH_BYTES or SPOOL_FLUSH_DELAY_MS after its first chunk:
- * xterm parses big writes several times faster than pty-sized ones. Any query
+ * one message to the emulator worker per batch instead of per 2–4 KiB pty chunk,
+ * and xterm parses big writes several times faster than small ones. Any query
  * (snapshot, capture, resize) flushes the list first, so it sees every byte
  * written before it.
  */
@@ -16,7 +17,7 @@ import type { ReplayScope } from './screen-engine.js';
 import type { CaptureOptions, SnapshotOptions, Spool } from './spool.js';
 import { WorkerBackend } from './worker-backend.js';
 
-/** A batch this large is handed over at once: past ~64 KiB xterm's per-write overhead no longer shows. */
+/** A batch this large is handed over at once: past ~64 KiB neither xterm's per-write cost nor the per-message cost shows. */
 export const SPOOL_BATCH_BYTES = 128 * 1024;
 /** Smaller output waits at most this long: only replies to terminal queries are latency-sensitive, and a few ms is nothing to them. */
 export const SPOOL_FLUSH_DELAY_MS = 5;
@@ -32,6 +33,7 @@ export const DEFAULT_SPOOL_LINES = 1000;
 /** Where the emulator runs; see docs/restore.md for the measurements behind the default. */
 export type EngineLocation = 'worker' | 'inline';
 
+/** What a ScreenSpool (or LinesSpool) is made with. */
 export interface ScreenSpoolOptions {
   cols: number;
   rows: number;
@@ -49,6 +51,7 @@ export interface ScreenSpoolOptions {
 
 type Settle = () => void;
 
+/** The Spool of `session_restore_mode = "screen"`: see the file comment. */
 export class ScreenSpool implements Spool {
   private backend: EngineBackend | null;
   private pending: Buffer[] = [];

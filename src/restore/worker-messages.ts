@@ -8,6 +8,7 @@
 import type { EngineConfig } from './engine-backend.js';
 import type { EngineSnapshotOptions } from './screen-engine.js';
 
+/** Main thread → worker. */
 export type ToWorker =
   /** Creates engine `id`. No reply. */
   | { t: 'create'; id: number; config: EngineConfig }
@@ -22,6 +23,7 @@ export type ToWorker =
   /** Drops engine `id`. No reply. */
   | { t: 'dispose'; id: number };
 
+/** Worker → main thread. */
 export type FromWorker =
   /** `bytes` of engine `id`'s output were parsed (one per `write`). */
   | { t: 'parsed'; id: number; bytes: number }

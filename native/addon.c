@@ -1,0 +1,12 @@
+#include "addon.h"
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor fns[] = {
+    {"peerCred", NULL, PeerCred, NULL, NULL, NULL, napi_default, NULL},
+    {"disableOutputProcessing", NULL, DisableOutputProcessing, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
