@@ -68,7 +68,8 @@ test('examples/run-after-disconnect.mjs runs $TSHPOOL_IDLE_COMMAND $TSHPOOL_IDLE
   const detachedAt = Date.now();
   await waitUntil(() => existsSync(flag) && readFileSync(flag, 'utf8') === 'idle\n', { timeout: 8000, message: 'the idle command' });
   const after = Date.now() - detachedAt;
-  assert.ok(after >= 900 && after < 5000, `the command ran ${after} ms after the detach`);
+  // Measured from the client's exit, which trails the daemon's disconnect a little.
+  assert.ok(after >= 500 && after < 5000, `the command ran ${after} ms after the detach`);
 });
 
 test('examples/run-after-disconnect.mjs does not run the command when the user reattaches within the window', async (t) => {
