@@ -41,7 +41,7 @@ export const tshpool = {
   setup(sb) {
     const file = join(sb.env.XDG_CONFIG_HOME, 'tshpool', 'config.toml');
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `shell = "${sb.shell}"\n`);
+    writeFileSync(file, `shell = "${sb.shell}"\n${process.env.TSHPOOL_BENCH_CONFIG ?? ""}`);
   },
 
   attachNew: (sb, name) => sb.term(process.execPath, [BIN, 'attach', name]),
