@@ -3,5 +3,7 @@
 #include <node_api.h>
 
 napi_value throw_errno(napi_env env, const char *what);
+/** The first argument as a file descriptor; -1 (with a TypeError pending) when it is not one. */
+int fd_arg(napi_env env, napi_callback_info info, const char *usage);
 napi_value PeerCred(napi_env env, napi_callback_info info);
 napi_value DisableOutputProcessing(napi_env env, napi_callback_info info);

@@ -15,16 +15,24 @@ napi_value throw_errno(napi_env env, const char *what) {
   return NULL;
 }
 
-// peerCred(fd: number): { pid: number, uid: number, gid: number }
-napi_value PeerCred(napi_env env, napi_callback_info info) {
+int fd_arg(napi_env env, napi_callback_info info, const char *usage) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd = -1;
   if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, NULL, "peerCred(fd): fd must be a non-negative integer");
-    return NULL;
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s: fd must be a non-negative integer", usage);
+    napi_throw_type_error(env, NULL, msg);
+    return -1;
   }
+  return fd;
+}
+
+// peerCred(fd: number): { pid: number, uid: number, gid: number }
+napi_value PeerCred(napi_env env, napi_callback_info info) {
+  int fd = fd_arg(env, info, "peerCred(fd)");
+  if (fd < 0) return NULL;
   struct ucred cred;
   socklen_t len = sizeof cred;
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return throw_errno(env, "getsockopt(SO_PEERCRED)");

@@ -9,14 +9,8 @@
 
 // disableOutputProcessing(fd: number): void
 napi_value DisableOutputProcessing(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd = -1;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, NULL, "disableOutputProcessing(fd): fd must be a non-negative integer");
-    return NULL;
-  }
+  int fd = fd_arg(env, info, "disableOutputProcessing(fd)");
+  if (fd < 0) return NULL;
   struct termios t;
   if (tcgetattr(fd, &t) != 0) return throw_errno(env, "tcgetattr");
   t.c_oflag &= ~OPOST;
