@@ -139,7 +139,7 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
   program
     .description('Persistent shell sessions that survive dropped connections.')
     .version(VERSION, '--version', 'print the version')
-    .option('--socket <path>', 'daemon socket (default $XDG_RUNTIME_DIR/tshpool/tshpool.socket or ${TMPDIR:-/tmp}/tshpool-<uid>/tshpool.socket)')
+    .option('--socket <path>', 'daemon socket (default: $TSHPOOL_SOCKET inside a session, else $XDG_RUNTIME_DIR/tshpool/tshpool.socket or ${TMPDIR:-/tmp}/tshpool-<uid>/tshpool.socket)')
     .option('--config-file <file>', 'use this config file alone (default ~/.config/tshpool/config.toml over /etc/tshpool/config.toml)')
     .option('--log-file <file>', "daemon log file (default beside the socket: tshpool.log)")
     .option('-v, --verbose', 'more daemon logging; repeat for more (-vv)', increase, 0)
