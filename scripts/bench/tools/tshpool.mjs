@@ -41,7 +41,8 @@ export const tshpool = {
   setup(sb) {
     const file = join(sb.env.XDG_CONFIG_HOME, 'tshpool', 'config.toml');
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `shell = "${sb.shell}"\n${process.env.TSHPOOL_BENCH_CONFIG ?? ""}`);
+    // TSHPOOL_BENCH_CONFIG appends TOML for experiments, e.g. 'session_restore_mode = "simple"'.
+    writeFileSync(file, `shell = "${sb.shell}"\n${process.env.TSHPOOL_BENCH_CONFIG ?? ''}`);
   },
 
   attachNew: (sb, name) => sb.term(process.execPath, [BIN, 'attach', name]),
