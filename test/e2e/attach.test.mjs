@@ -4,9 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeSandbox, shellReady, shellRun, waitUntil } from '../support/sandbox.mjs';
+import { makeSandbox, shellReady, shellRun, waitUntil, DETACH } from '../support/sandbox.mjs';
 
-const DETACH = '\x00\x11'; // Ctrl-Space Ctrl-q
 
 /** Pause so that two writes reach the client as two separate reads (not a wait for a condition). */
 const separateReads = () => sleep(150);

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeSandbox, procEnv, waitUntil } from '../support/sandbox.mjs';
+import { attachRequest } from '../support/requests.mjs';
 
 /** `tshpool status --json`, parsed. */
 async function status(sb) {
@@ -22,20 +23,7 @@ async function rawStatus(sb) {
 /** Creates session `name` in the background over the socket (no CLI, so no client-side config). */
 async function rawCreate(sb, name) {
   const c = await sb.connectRaw();
-  const reply = await c.request({
-    type: 'attach',
-    name,
-    force: false,
-    background: true,
-    ttlMs: null,
-    cmd: null,
-    dir: null,
-    rows: 24,
-    cols: 80,
-    env: { TERM: 'xterm-256color' },
-    clientPid: process.pid,
-    hooks: {},
-  });
+  const reply = await c.request(attachRequest({ name, env: { TERM: 'xterm-256color' } }));
   c.destroy();
   assert.equal(reply.type, 'attached', JSON.stringify(reply));
   return reply.shellPid;

@@ -5,10 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { makeSandbox, waitUntil, procCmdline, PtyTerm, NODE, BIN } from '../support/sandbox.mjs';
+import { makeSandbox, waitUntil, procCmdline, PtyTerm, NODE, BIN, DETACH } from '../support/sandbox.mjs';
 import { waitScreen } from '../support/screen.mjs';
 
-const DETACH = '\x00\x11'; // Ctrl-Space Ctrl-q
 const ESC = '\x1b';
 
 /** Starts the sandbox's daemon and waits until it serves (see view.test.mjs for why). */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT, makeSandbox, waitUntil } from '../support/sandbox.mjs';
+import { BIN, ROOT, makeSandbox, waitUntil, skipWithout } from '../support/sandbox.mjs';
 import { which } from '../support/sshd.mjs';
 
 /** Runs a program to completion; resolves to { code, stdout, stderr } (never rejects on a non-zero exit). */
@@ -84,7 +84,7 @@ test('completion bash: the `ls` alias completes options like `list`', async (t) 
   assert.deepEqual(r.stdout.split('\n').filter(Boolean), ['--json', '--names']);
 });
 
-test('completion zsh: valid script; completes subcommands, options and live session names', { skip: !which('zsh') && 'zsh is not installed' }, async (t) => {
+test('completion zsh: valid script; completes subcommands, options and live session names', { skip: skipWithout(which('zsh'), 'zsh is not installed') }, async (t) => {
   const sb = await completionSandbox(t);
   const file = await completionScript(sb, 'zsh');
   const syntax = await runProgram('zsh', ['-n', file], { env: sb.env });
@@ -107,7 +107,7 @@ test('completion zsh: valid script; completes subcommands, options and live sess
   for (const o of ['--force', '--background', '--ttl']) assert.ok(attachOpts.includes(o), `${o} in ${attachOpts}`);
 });
 
-test('completion fish: valid script; completes subcommands, options and live session names', { skip: !which('fish') && 'fish is not installed' }, async (t) => {
+test('completion fish: valid script; completes subcommands, options and live session names', { skip: skipWithout(which('fish'), 'fish is not installed') }, async (t) => {
   const sb = await completionSandbox(t);
   const file = await completionScript(sb, 'fish');
   const syntax = await runProgram('fish', ['-n', file], { env: sb.env });
@@ -154,7 +154,7 @@ test('--help on every command exits 0 with its usage (attach shows examples); no
   assert.equal(existsSync(sb.socketPath), false, '--help never starts a daemon');
 });
 
-test('man -l man/tshpool.1 renders and documents every command', { skip: !which('man') && 'man is not installed' }, async (t) => {
+test('man -l man/tshpool.1 renders and documents every command', { skip: skipWithout(which('man'), 'man is not installed') }, async (t) => {
   const sb = await makeSandbox(t);
   const names = await commandNames(sb);
   const r = await runProgram('man', ['-l', join(ROOT, 'man', 'tshpool.1')], {

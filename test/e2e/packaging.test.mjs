@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { NODE, ROOT, makeSandbox } from '../support/sandbox.mjs';
+import { NODE, ROOT, makeSandbox, skipWithout } from '../support/sandbox.mjs';
 import { which } from '../support/sshd.mjs';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -44,7 +44,7 @@ test('package.json declares engines, and this node satisfies them', () => {
   assert.ok(pkg.scripts?.install, 'the native addon builds at install');
 });
 
-test('npm pack, npm install -g: the installed tshpool and library work', { skip: !npm && 'npm is not on PATH', timeout: 240_000 }, async (t) => {
+test('npm pack, npm install -g: the installed tshpool and library work', { skip: skipWithout(npm, 'npm is not on PATH'), timeout: 240_000 }, async (t) => {
   const tmp = mkdtempSync('/tmp/tsp-pkg-');
   t.after(() => rmSync(tmp, { recursive: true, force: true }));
   const prefix = join(tmp, 'prefix');

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { makeSandbox, FRAME, isAlive, shellRun } from '../support/sandbox.mjs';
+import { attachRequest as baseAttachRequest } from '../support/requests.mjs';
 
 /** A daemon with one attached session, to check that abuse leaves everything working. */
 async function liveDaemon(t) {
@@ -21,20 +22,7 @@ async function liveDaemon(t) {
   return { sb, term, pid, stillWorks };
 }
 
-const attachRequest = (over = {}) => ({
-  type: 'attach',
-  name: 'raw',
-  force: false,
-  background: true,
-  ttlMs: null,
-  cmd: null,
-  dir: null,
-  rows: 24,
-  cols: 80,
-  env: {},
-  clientPid: process.pid,
-  ...over,
-});
+const attachRequest = (over = {}) => baseAttachRequest({ name: 'raw', ...over });
 
 test('garbage, oversize and malformed frames end only that connection', async (t) => {
   const { sb, stillWorks } = await liveDaemon(t);

@@ -4,23 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
-import { makeSandbox, procState, shellReady, waitUntil } from '../support/sandbox.mjs';
+import { makeSandbox, procState, shellReady, waitUntil, detachByKeys, reattach, skipWithout } from '../support/sandbox.mjs';
 import { waitScreen } from '../support/screen.mjs';
 
-const DETACH = '\x00\x11'; // Ctrl-Space Ctrl-q
 
-const skipUnless = (file) => (existsSync(file) ? false : `${file} is not installed`);
-
-async function detach(term) {
-  term.write(DETACH);
-  assert.deepEqual(await term.waitExit(), { exitCode: 0, signal: 0 }, `detach: ${term.clean.slice(-500)}`);
-}
-
-async function reattach(sb, name, opts = {}) {
-  const term = sb.spawnTerm(['attach', name], opts);
-  await term.waitRawMode();
-  return term;
-}
+const skipUnless = (file) => skipWithout(existsSync(file), `${file} is not installed`);
 
 test('an alternate-screen program: the new terminal is in the alternate buffer, ALT-SCREEN at 5;10, cursor at 8;3', async (t) => {
   const sb = await makeSandbox(t);
@@ -28,7 +16,7 @@ test('an alternate-screen program: the new terminal is in the alternate buffer, 
   // %s keeps the typed command line from containing the text waited for.
   a.write("printf '\\033[?1049h\\033[2J\\033[5;10HALT-%s\\033[8;3H' SCREEN; sleep 1000\r");
   await a.waitFor('ALT-SCREEN');
-  await detach(a);
+  await detachByKeys(a);
 
   const b = await reattach(sb, 'alt');
   const screen = await waitScreen(
@@ -52,7 +40,7 @@ test('vim: after reattach the file text is visible, and :q! returns to the shell
   const a = await sb.attachShell('vim');
   a.write('vim -u NONE -i NONE notes.txt\r');
   await a.waitFor('VIMTEXT second line 42');
-  await detach(a);
+  await detachByKeys(a);
 
   const b = await reattach(sb, 'vim');
   const screen = await waitScreen(b, (s) => s.bufferType() === 'alternate' && s.find('VIMTEXT second line 42') && s.find('first line of the file'), {
@@ -78,7 +66,7 @@ test('less: after reattach the file text is visible; q returns to the shell', { 
   const a = await sb.attachShell('less');
   a.write('LESS= LESSHISTFILE=- less long.txt\r');
   await a.waitFor('LESSLINE 023');
-  await detach(a);
+  await detachByKeys(a);
 
   const b = await reattach(sb, 'less');
   const screen = await waitScreen(b, (s) => s.bufferType() === 'alternate' && s.find('LESSLINE 001') && s.find('LESSLINE 023'), {
@@ -98,7 +86,7 @@ test('modes a program set are re-sent on reattach: hidden cursor, SGR mouse, bra
     "printf '\\033[?25l\\033[?1006h\\033[?1000h\\033[?2004h\\033[?1h\\033[3;10r\\033[5 q\\033]2;MYTITLE\\007MODES-%s' ON; sleep 1000\r",
   );
   await a.waitFor('MODES-ON');
-  await detach(a);
+  await detachByKeys(a);
 
   const b = await reattach(sb, 'modes');
   // The repaint ends with the modes: wait for the title, the last of them.

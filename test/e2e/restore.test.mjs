@@ -4,23 +4,9 @@
 // looks at its screen, i.e. at what a user would see.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeSandbox, shellReady } from '../support/sandbox.mjs';
+import { makeSandbox, shellReady, detachByKeys, reattach } from '../support/sandbox.mjs';
 import { screenOf, waitScreen } from '../support/screen.mjs';
 
-const DETACH = '\x00\x11'; // Ctrl-Space Ctrl-q
-
-/** Detaches `term` with the keybinding; it must exit 0. */
-async function detach(term) {
-  term.write(DETACH);
-  assert.deepEqual(await term.waitExit(), { exitCode: 0, signal: 0 }, `detach: ${term.clean.slice(-500)}`);
-}
-
-/** Reattaches `name` in a NEW terminal and waits until the client has its terminal in raw mode. */
-async function reattach(sb, name, opts = {}) {
-  const term = sb.spawnTerm(['attach', name], opts);
-  await term.waitRawMode();
-  return term;
-}
 
 /** The screen of everything `term` printed so far (an emulator of its size). */
 const screenNow = (term) => screenOf(term.bytes, { cols: term.cols, rows: term.rows });
@@ -34,7 +20,7 @@ async function markDetachReattach(sb, name) {
   const a = await sb.attachShell(name);
   a.write('echo EAR""LY; seq 1 10; echo MA""RK\r');
   await a.waitFor(/MARK\r*\n/);
-  await detach(a);
+  await detachByKeys(a);
   const b = await reattach(sb, name);
   // Live output is sent after the restored screen, so once the shell's answer
   // arrived, the restore (if any) is complete.
@@ -79,7 +65,7 @@ test('a 16 KiB single line is restored in full: every x, the tail just above the
   const a = await sb.attachShell('big');
   a.write("head -c 16384 /dev/zero | tr '\\0' x; echo; echo END$((1+1))\r");
   await a.waitFor('END2');
-  await detach(a);
+  await detachByKeys(a);
   const b = await reattach(sb, 'big');
   const screen = await waitScreen(b, (s) => s.lines().includes('END2'), { message: 'the restored screen' });
   const lines = screen.lines();
@@ -103,7 +89,7 @@ test('a long wrapped line is restored as one wrapped line, also into a narrower 
   const expected = Array.from({ length: 100 }, (_, i) => i + 1).join(',');
   a.write('seq -s, 1 100\r');
   await a.waitFor(/,99,100\r*\n/);
-  await detach(a);
+  await detachByKeys(a);
 
   const logical = (screen) => {
     const buf = screen.term.buffer.active;
@@ -123,7 +109,7 @@ test('a long wrapped line is restored as one wrapped line, also into a narrower 
   assert.ok(row >= 0, screen.dump());
   assert.equal(screen.lines()[row].length, 80, 'the first row is full: the line wraps, it was not broken with CR LF');
   assert.ok(screen.term.buffer.active.getLine(screen.term.buffer.active.viewportY + row + 1).isWrapped, 'the next row continues it');
-  await detach(b);
+  await detachByKeys(b);
 
   // A 50-column terminal: the session's screen is reflowed, the line stays whole.
   const c = await reattach(sb, 'wrap', { cols: 50, rows: 24 });

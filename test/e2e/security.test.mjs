@@ -15,12 +15,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { makeSandbox, BIN, NODE, decodeFrames, isAlive, terminate, waitUntil, shellRun } from '../support/sandbox.mjs';
+import { makeSandbox, BIN, NODE, decodeFrames, isAlive, terminate, waitUntil, shellRun, skipWithout } from '../support/sandbox.mjs';
 import { attachRequest, control, fdCount, helloFrame } from '../support/load.mjs';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
-const needsRoot = isRoot ? false : 'needs root: runs processes as nobody (uid 65534) to test the peer uid check';
+const needsRoot = skipWithout(isRoot, 'needs root: runs processes as nobody (uid 65534) to test the peer uid check');
 
 /** Runs node with `nodeArgs` as nobody; resolves to { code, stdout, stderr }. */
 function runAsNobody(nodeArgs, { env = {}, timeout = 15_000 } = {}) {

@@ -3,9 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { makeSandbox, isAlive, shellRun, waitUntil } from '../support/sandbox.mjs';
+import { makeSandbox, isAlive, shellRun, waitUntil, DETACH } from '../support/sandbox.mjs';
 
-const DETACH = '\x00\x11';
 
 /** The lines tshpool itself printed (`tshpool: ...`; prompts may say `tshpool:NAME`), ANSI removed. */
 const notices = (term) => term.clean.split(/\r*\n/).filter((l) => /^tshpool: /.test(l.trimStart()));

@@ -7,9 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
-import { makeSandbox, procEnv, shellReady, shellRun, waitUntil } from '../support/sandbox.mjs';
+import { makeSandbox, procEnv, shellReady, shellRun, waitUntil, DETACH, detachByKeys } from '../support/sandbox.mjs';
 
-const DETACH = '\x00\x11'; // Ctrl-Space Ctrl-q
 
 /** A stand-in SSH agent: a unix socket server that answers every connection with `hello`. */
 async function fakeAgent(t, path, hello) {
@@ -32,11 +31,6 @@ function ask(path) {
     c.on('end', () => resolve(got));
     c.on('error', reject);
   });
-}
-
-async function detach(term) {
-  term.write(DETACH);
-  assert.deepEqual(await term.waitExit(), { exitCode: 0, signal: 0 });
 }
 
 /** Reattaches in a new terminal with extra environment and waits until the shell answers. */
@@ -70,14 +64,14 @@ test("SSH_AUTH_SOCK is a stable link in the session directory that follows the n
   await waitUntil(() => readlinkOrNull(link) === agentA, { message: 'the link to point at agent A' });
   assert.equal(await shellRun(a, 'readlink "$SSH_AUTH_SOCK"'), `${agentA}\n`);
   assert.equal(await ask(link), 'AGENT-A');
-  await detach(a);
+  await detachByKeys(a);
 
   const b = await reattach(sb, 'ag', { SSH_AUTH_SOCK: agentB });
   await waitUntil(() => readlinkOrNull(link) === agentB, { message: 'the link to point at agent B' });
   assert.equal(await shellRun(b, 'echo "$SSH_AUTH_SOCK"; readlink "$SSH_AUTH_SOCK"'), `${link}\n${agentB}\n`);
   assert.equal(await ask(link), 'AGENT-B', 'connecting through the link reaches the new agent');
   assert.ok(lstatSync(link).isSymbolicLink());
-  await detach(b);
+  await detachByKeys(b);
 
   // A client without an agent: the link goes, instead of pointing at a stale agent.
   const c = await reattach(sb, 'ag', { SSH_AUTH_SOCK: undefined });
@@ -93,7 +87,7 @@ test("nosymlink_ssh_auth_sock = true: the shell gets the creating client's SSH_A
   await fakeAgent(t, agentB, 'AGENT-B');
   const a = await sb.attachShell('ns', { env: { SSH_AUTH_SOCK: agentA } });
   assert.equal(await shellRun(a, 'echo "$SSH_AUTH_SOCK"'), `${agentA}\n`);
-  await detach(a);
+  await detachByKeys(a);
   const b = await reattach(sb, 'ns', { SSH_AUTH_SOCK: agentB });
   assert.equal(await shellRun(b, 'echo "$SSH_AUTH_SOCK"; ls -A "$TSHPOOL_SESSION_DIR"'), `${agentA}\nforward.env\n`, 'no link is made');
 });
@@ -109,7 +103,7 @@ test('forward.env (0600) is rewritten on each attach with the new client’s for
   const source = () => execFileSync('/bin/sh', ['-c', '. "$1"; printf "%s|%s|%s" "$LANG" "$MYVAR" "$TERM"', 'sh', file], { cwd: sb.dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: sb.home } });
   assert.equal(source(), `C.UTF-8|${tricky}|xterm-256color`);
   assert.equal(existsSync(sb.path('PWNED')) || existsSync(sb.path('h', 'PWNED')), false, 'sourcing runs nothing');
-  await detach(a);
+  await detachByKeys(a);
 
   const b = await reattach(sb, 'fe', { LANG: 'en_US.UTF-8', MYVAR: 'second' });
   await waitUntil(() => readFileSync(file, 'utf8').includes('en_US.UTF-8'), { message: 'forward.env rewritten for the new client' });

@@ -4,10 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeSandbox, shellRun } from '../support/sandbox.mjs';
+import { makeSandbox, shellRun, DETACH } from '../support/sandbox.mjs';
 import { waitScreen } from '../support/screen.mjs';
 
-const DETACH = '\x00\x11'; // Ctrl-Space Ctrl-q
 
 /** Starts `tshpool view name` in a terminal and waits until its terminal is in raw mode. */
 async function startViewer(sb, name) {

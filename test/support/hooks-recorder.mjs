@@ -12,10 +12,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { FRAME, ROOT, decodeFrames, encodeFrame, makeSandbox, waitUntil } from './sandbox.mjs';
+import { attachRequest as baseAttachRequest } from './requests.mjs';
 
 export const RECORDING_WRAPPER = join(ROOT, 'test', 'support', 'recording-wrapper.mjs');
 export const EXAMPLES = join(ROOT, 'examples');
-export const DETACH = '\x00\x11'; // Ctrl-Space Ctrl-q
+export { DETACH } from './sandbox.mjs';
 
 /**
  * Starts sb's daemon (with sb's current config and environment) by running
@@ -241,21 +242,7 @@ function consumedBytes(buf) {
 
 /** An attach request as the real client sends it. */
 export function attachRequest(name, extra = {}) {
-  return {
-    type: 'attach',
-    name,
-    force: false,
-    background: false,
-    ttlMs: null,
-    cmd: null,
-    dir: null,
-    rows: 24,
-    cols: 80,
-    env: { TERM: 'xterm-256color' },
-    clientPid: process.pid,
-    hooks: {},
-    ...extra,
-  };
+  return baseAttachRequest({ name, background: false, env: { TERM: 'xterm-256color' }, ...extra });
 }
 
 // ---------------------------------------------------------------------------

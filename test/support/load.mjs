@@ -185,24 +185,7 @@ export function frame(kind, payload) {
 export const control = (message) => frame(KIND.CONTROL, message);
 export const helloFrame = (version = '0.0.0-test') => control({ type: 'hello', protocol: PROTOCOL, version });
 
-/** A complete, valid attach request; `over` replaces fields. */
-export function attachRequest(over = {}) {
-  return {
-    type: 'attach',
-    name: 'main',
-    force: false,
-    background: true,
-    ttlMs: null,
-    cmd: null,
-    dir: null,
-    rows: 24,
-    cols: 80,
-    env: {},
-    clientPid: process.pid,
-    hooks: {},
-    ...over,
-  };
-}
+export { attachRequest } from './requests.mjs';
 
 /**
  * A light client for one connection: control replies are decoded and queued,

@@ -51,6 +51,7 @@
  * process still running with this sandbox's HOME (stray shells, losing daemons),
  * and removes the directory.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -583,6 +584,31 @@ export async function makeSandbox(t, opts = {}) {
  * waits for its computed output. Returns the mark just after the answer.
  */
 let readyCounter = 0;
+/**
+ * A test's `skip` value for a tool it needs: false when `present`. Outside CI a
+ * missing tool skips the test with `why`; in CI (CI=true) it never skips, because
+ * .ci/run installs every tool the suite needs — a missing one there must fail.
+ */
+export function skipWithout(present, why) {
+  return present || process.env.CI ? false : why;
+}
+
+/** The default detach keybinding, Ctrl-Space Ctrl-q. */
+export const DETACH = '\x00\x11';
+
+/** Detaches `term` with the keybinding; the client must exit 0. */
+export async function detachByKeys(term) {
+  term.write(DETACH);
+  assert.deepEqual(await term.waitExit(), { exitCode: 0, signal: 0 }, `detach: ${term.clean.slice(-500)}`);
+}
+
+/** Reattaches `name` in a NEW terminal and waits until the client has its terminal in raw mode. */
+export async function reattach(sb, name, opts = {}) {
+  const term = sb.spawnTerm(['attach', name], opts);
+  await term.waitRawMode();
+  return term;
+}
+
 export async function shellReady(term, timeout = 15_000) {
   const n = 1000 + (readyCounter++ % 9000);
   term.write(`echo R$((${n}+1))Y\r`);
