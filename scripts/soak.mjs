@@ -49,6 +49,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { makeSandbox } from '../test/support/sandbox.mjs';
 import {
   LiteClient,
+  PROTOCOL,
   attachRequest,
   control,
   cpuTicks,
@@ -132,8 +133,8 @@ const progress = (msg) => {
 const PROBER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const net = require('node:net');
-const { path, intervalMs, timeoutMs } = workerData;
-const hello = Buffer.from(JSON.stringify({ type: 'hello', protocol: 1, version: '0.0.0-soak' }));
+const { path, intervalMs, timeoutMs, protocol } = workerData;
+const hello = Buffer.from(JSON.stringify({ type: 'hello', protocol, version: '0.0.0-soak' }));
 const list = Buffer.from(JSON.stringify({ type: 'list' }));
 const frame = (b) => { const h = Buffer.alloc(5); h[0] = 1; h.writeUInt32BE(b.length, 1); return Buffer.concat([h, b]); };
 const request = Buffer.concat([frame(hello), frame(list)]);
@@ -182,7 +183,7 @@ function once() {
 `;
 
 function startProber(path) {
-  const worker = new Worker(PROBER, { eval: true, workerData: { path, intervalMs: 100, timeoutMs: 5000 } });
+  const worker = new Worker(PROBER, { eval: true, workerData: { path, intervalMs: 100, timeoutMs: 5000, protocol: PROTOCOL } });
   const done = new Promise((resolvePromise, reject) => {
     worker.once('message', resolvePromise);
     worker.once('error', reject);

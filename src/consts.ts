@@ -25,6 +25,11 @@ export const INPUT_DRAIN_POLL_MS = 20;
 export const CLIENT_QUEUE_LIMIT_BYTES = 1024 * 1024;
 /** A client that has not drained its queue for this long is disconnected; the session stays. */
 export const CLIENT_STALL_TIMEOUT_MS = 30_000;
+/**
+ * When a shell exits under a handed-off terminal, its last output is flushed to
+ * the terminal for up to this long before the client is told to restore it.
+ */
+export const TERMINAL_FLUSH_TIMEOUT_MS = 2000;
 
 /** `kill`: SIGHUP first, SIGKILL after this grace period if anything of the session is left. */
 export const KILL_GRACE_MS = 500;

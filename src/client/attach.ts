@@ -1,15 +1,21 @@
 /**
  * `tshpool attach`: create or reattach a session and stream it to this terminal.
  * The terminal goes to raw mode and is restored on every way out.
+ *
+ * At a terminal the client offers it to the daemon (terminal handoff, see
+ * TerminalHandoff in protocol/messages.ts): the daemon then reads and writes the
+ * terminal itself and this process only passes on resizes and waits for the end.
+ * Otherwise (a pipe, handoff off or refused) this process relays every byte.
  */
+import { fstatSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { DEFAULT_COLS, DEFAULT_ROWS } from '../consts.js';
 import type { Config } from '../config/schema.js';
-import type { Reply } from '../protocol/messages.js';
+import type { Reply, TerminalHandoff } from '../protocol/messages.js';
 import { forwardedEnv } from './env.js';
 import type { DaemonConnection } from './connect.js';
 import { ExitCode, UserError } from './errors.js';
-import { KeybindingMatcher } from './keybindings.js';
+import { KeybindingMatcher } from '../util/keybindings.js';
 import { disableOutputProcessing } from '../platform/tty.js';
 
 export interface AttachOptions {
@@ -37,13 +43,58 @@ function startDir(opts: AttachOptions): string | null {
   return dir === null ? null : resolvePath(process.cwd(), dir);
 }
 
+/** What to offer the daemon: our terminal, when stdin and stdout are one (the usual case at a shell). */
+function handoffOffer(config: Config): TerminalHandoff | null {
+  if (!config.terminal_handoff || !process.stdin.isTTY || !process.stdout.isTTY) return null;
+  try {
+    if (fstatSync(0).rdev !== fstatSync(1).rdev) return null;
+  } catch {
+    return null;
+  }
+  return { keybinding: config.keybinding };
+}
+
+/** Raw mode before the first byte of the session is shown, so keys typed now are not echoed locally. */
+function enterRawMode(): void {
+  process.stdin.setRawMode(true);
+  disableOutputProcessing(0);
+}
+
+/**
+ * Sends an attach or view request and waits for its reply. With a terminal to
+ * offer, raw mode starts first — the daemon may write to it as soon as it
+ * replies — and ends again when the request does not lead to streaming.
+ */
+async function request(
+  conn: DaemonConnection,
+  send: (handoff: TerminalHandoff | null) => void,
+  handoff: TerminalHandoff | null,
+  early: Buffer[],
+): Promise<Reply> {
+  if (handoff) enterRawMode();
+  send(handoff);
+  // Output may arrive in the same read as the reply: listen before awaiting it.
+  conn.onData = (d) => early.push(d);
+  try {
+    const reply = await conn.next();
+    if (handoff && !((reply.type === 'attached' || reply.type === 'viewing') && reply.handoff)) process.stdin.setRawMode(false);
+    return reply;
+  } catch (err) {
+    if (handoff) process.stdin.setRawMode(false);
+    throw err;
+  }
+}
+
 /** `fresh` starts the notice on a new line: after raw mode the cursor may sit mid-line (a prompt). */
 const notice = (msg: string, fresh: boolean): void => void process.stderr.write(`${fresh ? '\r\n' : ''}tshpool: ${msg}\n`);
 
 export async function attach(conn: DaemonConnection, opts: AttachOptions): Promise<number> {
   const interactive = process.stdin.isTTY === true;
   const size = interactive ? terminalSize() : { cols: DEFAULT_COLS, rows: DEFAULT_ROWS };
-  conn.send({
+  const early: Buffer[] = [];
+  const offer = interactive && !opts.background ? handoffOffer(opts.config) : null;
+  const send = (handoff: TerminalHandoff | null): void =>
+    conn.send({
     type: 'attach',
     name: opts.name,
     force: opts.force,
@@ -56,11 +107,9 @@ export async function attach(conn: DaemonConnection, opts: AttachOptions): Promi
     env: forwardedEnv(opts.config),
     clientPid: process.pid,
     hooks: opts.hooks,
+    handoff,
   });
-  // Output may arrive in the same read as the reply: listen before awaiting it.
-  const early: Buffer[] = [];
-  conn.onData = (d) => early.push(d);
-  const reply = await conn.next();
+  const reply = await request(conn, send, offer, early);
   switch (reply.type) {
     case 'attached':
       break;
@@ -78,29 +127,33 @@ export async function attach(conn: DaemonConnection, opts: AttachOptions): Promi
     conn.close();
     return ExitCode.Ok;
   }
-  return stream(conn, { name: opts.name, config: opts.config, viewer: false }, interactive, early);
+  return stream(conn, { name: opts.name, config: opts.config, viewer: false, handedOff: reply.handoff }, interactive, early);
 }
 
 /** `tshpool view NAME`: watch a session read-only. Leave with the detach keys or Ctrl-C. */
 export async function view(conn: DaemonConnection, opts: { name: string; config: Config }): Promise<number> {
   const interactive = process.stdin.isTTY === true;
   const size = interactive ? terminalSize() : { cols: DEFAULT_COLS, rows: DEFAULT_ROWS };
-  conn.send({ type: 'view', name: opts.name, rows: size.rows, cols: size.cols, clientPid: process.pid });
   const early: Buffer[] = [];
-  conn.onData = (d) => early.push(d);
-  const reply = await conn.next();
+  const send = (handoff: TerminalHandoff | null): void =>
+    conn.send({ type: 'view', name: opts.name, rows: size.rows, cols: size.cols, clientPid: process.pid, handoff });
+  const reply = await request(conn, send, interactive ? handoffOffer(opts.config) : null, early);
   if (reply.type === 'error') throw new UserError(reply.reason);
   if (reply.type !== 'viewing') throw new UserError(`unexpected reply from the daemon: ${reply.type}`);
-  return stream(conn, { ...opts, viewer: true }, interactive, early);
+  return stream(conn, { ...opts, viewer: true, handedOff: reply.handoff }, interactive, early);
 }
 
 /** Ctrl-C: how a viewer leaves (its keystrokes never reach the session). */
 const CTRL_C = 0x03;
 
-/** Runs the attached (or viewed) session until it exits or this client detaches. */
+/**
+ * Runs the attached (or viewed) session until it exits or this client detaches.
+ * With the terminal handed off, the daemon reads keys and writes output itself;
+ * this process leaves stdin alone and only reports resizes.
+ */
 function stream(
   conn: DaemonConnection,
-  opts: { name: string; config: Config; viewer: boolean },
+  opts: { name: string; config: Config; viewer: boolean; handedOff: boolean },
   interactive: boolean,
   early: Buffer[],
 ): Promise<number> {
@@ -187,23 +240,21 @@ function stream(
       }
     };
 
-    // Raw mode before the first byte of the session is shown, so keys typed now are not echoed locally.
-    if (interactive) {
-      stdin.setRawMode(true);
-      disableOutputProcessing(0);
-    }
+    if (interactive && !opts.handedOff) enterRawMode();
     conn.onData = write;
     for (const d of early) write(d);
     process.on('exit', restoreTerminal);
     process.on('SIGHUP', onHangup);
     process.on('SIGTERM', onTerm);
-    stdin.on('data', onInput);
-    stdin.on('end', onInputEnd);
+    if (!opts.handedOff) {
+      stdin.on('data', onInput);
+      stdin.on('end', onInputEnd);
+    }
     if (interactive && !opts.viewer) stdout.on('resize', onResize);
     // After the set-up, so that replies that came with `attached` (an `exit`, say) find it done.
     conn.setReplyHandler(onReply);
     conn.setCloseHandler(() => finish(ExitCode.Error, `lost the connection to the daemon; session '${opts.name}' may be gone (see 'tshpool list')`));
     // A session that already ended must not leave stdin reading (the process would never exit).
-    if (!finished) stdin.resume();
+    if (!finished && !opts.handedOff) stdin.resume();
   });
 }

@@ -55,6 +55,8 @@ export interface Config {
   prompt_prefix: string;
   /** Do not point the shell's SSH_AUTH_SOCK at a per-session symlink. */
   nosymlink_ssh_auth_sock: boolean;
+  /** Let the daemon drive an attaching terminal itself (as tmux does) instead of relaying through the client. */
+  terminal_handoff: boolean;
 }
 
 export type RestoreMode = 'screen' | 'simple' | { lines: number };
@@ -74,6 +76,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   output_spool_lines: 1000,
   prompt_prefix: 'tshpool:$TSHPOOL_SESSION_NAME ',
   nosymlink_ssh_auth_sock: false,
+  terminal_handoff: true,
 });
 
 /** A checker turns a raw TOML value into the typed value, or throws a TypeProblem naming the sub-key. */
@@ -205,6 +208,7 @@ export const KEYS: { [K in keyof Config]: Checker<Config[K]> } = {
   output_spool_lines: spoolLines,
   prompt_prefix: string,
   nosymlink_ssh_auth_sock: boolean,
+  terminal_handoff: boolean,
 };
 
 /** Shared checkers for keys that later modules add. */

@@ -5,9 +5,14 @@
  * client is "behind": further output is dropped (the shell keeps running at full
  * speed) and, when the socket drains, the client is resynchronised with a fresh
  * repaint. A client that does not drain within CLIENT_STALL_TIMEOUT_MS is cut off.
+ *
+ * With a terminal handed off (terminal-handoff.ts), output goes straight to the
+ * client's tty instead of as DATA frames over the socket; the socket then carries
+ * only control messages, and the same rules apply to the tty's queue.
  */
 import type { Socket } from 'node:net';
-import { CLIENT_QUEUE_LIMIT_BYTES, CLIENT_STALL_TIMEOUT_MS } from '../consts.js';
+import type { ReadStream } from 'node:tty';
+import { CLIENT_QUEUE_LIMIT_BYTES, CLIENT_STALL_TIMEOUT_MS, TERMINAL_FLUSH_TIMEOUT_MS } from '../consts.js';
 import { encodeControl, encodeData } from '../protocol/codec.js';
 import type { Reply } from '../protocol/messages.js';
 import type { SnapshotOptions } from '../restore/spool.js';
@@ -29,7 +34,22 @@ export class ClientLink {
     private readonly log: Logger,
     /** Produces the repaint for this client (the session's spool snapshot). */
     private readonly snapshot: (options?: SnapshotOptions) => Promise<Buffer | null>,
-  ) {}
+    /** The client's own terminal, when it was handed off to the daemon. */
+    readonly terminal: ReadStream | null = null,
+  ) {
+    if (!terminal) return;
+    terminal.on('error', (err) => log.debug('client terminal error', { pid, error: err }));
+    // The terminal hung up (SSH dropped): end the connection, which the session sees as a hangup.
+    terminal.on('close', () => {
+      if (!this.closed) socket.destroy();
+    });
+    socket.once('close', () => this.releaseTerminal());
+  }
+
+  /** Where output goes: the terminal itself, or the socket in DATA frames. */
+  private get out(): Socket | ReadStream {
+    return this.terminal ?? this.socket;
+  }
 
   get isClosed(): boolean {
     return this.closed || this.socket.destroyed;
@@ -68,7 +88,7 @@ export class ClientLink {
       this.held.push(data);
       return;
     }
-    if (this.socket.writableLength > CLIENT_QUEUE_LIMIT_BYTES) {
+    if (this.out.writableLength > CLIENT_QUEUE_LIMIT_BYTES) {
       this.fallBehind();
       return;
     }
@@ -76,6 +96,10 @@ export class ClientLink {
   }
 
   private writeData(data: Buffer): void {
+    if (this.terminal) {
+      this.terminal.write(data);
+      return;
+    }
     const [head, body] = encodeData(data);
     this.socket.cork();
     this.socket.write(head);
@@ -85,12 +109,13 @@ export class ClientLink {
 
   private fallBehind(): void {
     this.behind = true;
-    this.log.debug('client fell behind; dropping its backlog', { pid: this.pid, queued: this.socket.writableLength });
+    this.log.debug('client fell behind; dropping its backlog', { pid: this.pid, queued: this.out.writableLength });
     this.stallTimer = setTimeout(() => {
       this.log.info('client stalled; disconnecting it (the session stays)', { pid: this.pid });
+      this.releaseTerminal();
       this.socket.destroy();
     }, CLIENT_STALL_TIMEOUT_MS);
-    this.socket.once('drain', () => {
+    this.out.once('drain', () => {
       if (this.stallTimer) clearTimeout(this.stallTimer);
       this.stallTimer = null;
       this.behind = false;
@@ -99,15 +124,34 @@ export class ClientLink {
     });
   }
 
-  /** Sends a last reply (if any) and closes the connection gracefully. */
+  /**
+   * Sends a last reply (if any) and closes the connection gracefully. A handed-off
+   * terminal is let go first, so that nothing of ours reaches it after the client
+   * has restored it; on `exit` the shell's last output is flushed to it before.
+   */
   end(reply?: Reply): void {
     if (this.stallTimer) clearTimeout(this.stallTimer);
     this.stallTimer = null;
     if (this.isClosed) return;
     this.closed = true;
-    if (reply) this.socket.end(encodeControl(reply));
-    else this.socket.end();
-    // A client that stopped reading would keep the socket half-open forever.
-    this.socket.setTimeout(CLIENT_STALL_TIMEOUT_MS, () => this.socket.destroy());
+    const close = (): void => {
+      this.releaseTerminal();
+      if (reply) this.socket.end(encodeControl(reply));
+      else this.socket.end();
+      // A client that stopped reading would keep the socket half-open forever.
+      this.socket.setTimeout(CLIENT_STALL_TIMEOUT_MS, () => this.socket.destroy());
+    };
+    const terminal = this.terminal;
+    if (terminal && reply?.type === 'exit' && !this.behind && terminal.writableLength > 0) {
+      const timer = setTimeout(close, TERMINAL_FLUSH_TIMEOUT_MS);
+      terminal.once('drain', () => {
+        clearTimeout(timer);
+        close();
+      });
+    } else close();
+  }
+
+  private releaseTerminal(): void {
+    if (this.terminal && !this.terminal.destroyed) this.terminal.destroy();
   }
 }

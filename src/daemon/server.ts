@@ -6,7 +6,15 @@
 import type { Server, Socket } from 'node:net';
 import { FIRST_REQUEST_TIMEOUT_MS, INPUT_DRAIN_POLL_MS, INPUT_QUEUE_LIMIT_BYTES, REPLY_LINGER_MS } from '../consts.js';
 import { FrameDecoder, FrameKind, ProtocolError, encodeControl, type Frame } from '../protocol/codec.js';
-import { PROTOCOL_VERSION, assertNever, parseRequest, type DaemonStatus, type Reply, type Request } from '../protocol/messages.js';
+import {
+  PROTOCOL_VERSION,
+  assertNever,
+  parseRequest,
+  type DaemonStatus,
+  type Reply,
+  type Request,
+  type TerminalHandoff,
+} from '../protocol/messages.js';
 import { VERSION } from '../version.js';
 import { ClientLink } from './client-link.js';
 import { peerCred, peerCredUnavailable } from '../platform/peercred.js';
@@ -15,6 +23,18 @@ import type { Config } from '../config/schema.js';
 import type { Session } from './session.js';
 import { isLogLevel, type Logger } from './log.js';
 import { SpawnProblem, type SessionTable } from './session-table.js';
+import { openPeerTerminal } from './terminal-handoff.js';
+import { KeybindingMatcher } from '../util/keybindings.js';
+import type { ReadStream } from 'node:tty';
+
+/** Ctrl-C: how a viewer leaves (its keystrokes never reach the session). */
+const CTRL_C = 0x03;
+
+/** A terminal taken over from the client, with the matcher for its keybindings. */
+interface TakenTerminal {
+  stream: ReadStream;
+  matcher: KeybindingMatcher;
+}
 
 type ConnState = 'hello' | 'command' | 'attached' | 'done';
 
@@ -56,6 +76,8 @@ class Connection {
   constructor(
     private readonly socket: Socket,
     private readonly deps: ServerDeps,
+    /** The client's pid from SO_PEERCRED; null when unknown (then no terminal handoff). */
+    private readonly peerPid: number | null,
   ) {
     this.firstRequestTimer = setTimeout(() => this.fail('no request within the first second'), FIRST_REQUEST_TIMEOUT_MS);
     this.firstRequestTimer.unref();
@@ -131,11 +153,7 @@ class Connection {
     if (this.state === 'done') return;
     if (frame.kind === FrameKind.Data) {
       if (this.state !== 'attached') return this.fail('terminal data before attaching');
-      const session = this.viewer ? undefined : this.deps.table.get(this.sessionName!);
-      if (session) {
-        session.write(frame.data);
-        if (session.pendingInputBytes() > INPUT_QUEUE_LIMIT_BYTES) this.holdInputUntilDrained(session);
-      }
+      this.input(frame.data);
       return;
     }
     let req: Request;
@@ -162,16 +180,65 @@ class Connection {
     this.dispatch(req);
   }
 
-  /** Stops reading this client until the shell has taken most of its input. */
+  /** Keystrokes for the attached session (a viewer's are dropped). */
+  private input(data: Buffer): void {
+    const session = this.viewer ? undefined : this.deps.table.get(this.sessionName!);
+    if (!session) return;
+    session.write(data);
+    if (session.pendingInputBytes() > INPUT_QUEUE_LIMIT_BYTES) this.holdInputUntilDrained(session);
+  }
+
+  /** Stops reading this client (its terminal, when handed off) until the shell has taken most of its input. */
   private holdInputUntilDrained(session: Session): void {
-    if (this.socket.isPaused()) return;
-    this.socket.pause();
+    const source = this.link?.terminal ?? this.socket;
+    if (source.isPaused()) return;
+    source.pause();
     const poll = setInterval(() => {
-      if (this.socket.destroyed || session.pendingInputBytes() <= INPUT_QUEUE_LIMIT_BYTES / 2) {
+      if (source.destroyed || session.pendingInputBytes() <= INPUT_QUEUE_LIMIT_BYTES / 2) {
         clearInterval(poll);
-        this.socket.resume();
+        source.resume();
       }
     }, INPUT_DRAIN_POLL_MS);
+  }
+
+  /** This client asked to leave (the detach keys, or `detach` from it). */
+  private detachSelf(): void {
+    if (this.viewer) {
+      this.link?.end({ type: 'detached', reason: 'detach' });
+      return;
+    }
+    const session = this.deps.table.get(this.sessionName!);
+    if (session?.client === this.link) session.detachClient('detach');
+    else this.finish({ type: 'detached', reason: 'detach' });
+  }
+
+  /**
+   * Takes the client's terminal over when it asked to and we can; null means
+   * relay (the client then streams as usual). Never fails the attach.
+   */
+  private async takeTerminal(handoff: TerminalHandoff | null): Promise<TakenTerminal | null> {
+    if (!handoff || this.peerPid === null) return null;
+    try {
+      const matcher = new KeybindingMatcher(handoff.keybinding);
+      return { stream: await openPeerTerminal(this.peerPid), matcher };
+    } catch (err) {
+      this.deps.log.info('terminal handoff refused; the client relays', { pid: this.peerPid, reason: (err as Error).message });
+      return null;
+    }
+  }
+
+  /** Reads the handed-off terminal: keybindings are matched here, the rest is the session's input. */
+  private readTerminal(taken: TakenTerminal): void {
+    taken.stream.on('data', (chunk: Buffer) => {
+      if (this.state !== 'attached') return;
+      const { output, actions } = taken.matcher.push(chunk);
+      if (this.viewer) {
+        if (actions.includes('detach') || output.includes(CTRL_C)) this.detachSelf();
+        return;
+      }
+      if (output.length > 0) this.input(output);
+      if (actions.includes('detach')) this.detachSelf();
+    });
   }
 
   /** Runs an async request; frames that arrive meanwhile wait their turn. */
@@ -201,16 +268,8 @@ class Connection {
         case 'resize':
           if (!this.viewer) table.get(this.sessionName!)?.resize(req.cols, req.rows);
           return;
-        case 'detach': {
-          const session = table.get(this.sessionName!);
-          if (this.viewer) {
-            this.link?.end({ type: 'detached', reason: 'detach' });
-            return;
-          }
-          if (session?.client === this.link) session.detachClient('detach');
-          else this.finish({ type: 'detached', reason: 'detach' });
-          return;
-        }
+        case 'detach':
+          return this.detachSelf();
         case 'view':
         case 'attach':
         case 'hello':
@@ -233,7 +292,7 @@ class Connection {
       case 'attach':
         return this.runAsync(this.attach(req));
       case 'view':
-        return this.view(req);
+        return this.runAsync(this.view(req));
       case 'capture': {
         const session = table.get(req.name);
         if (!session) return this.finish({ type: 'error', reason: `not found: ${req.name}` });
@@ -289,6 +348,16 @@ class Connection {
   }
 
   private async attach(req: Extract<Request, { type: 'attach' }>): Promise<void> {
+    const taken = req.background ? null : await this.takeTerminal(req.handoff);
+    try {
+      await this.attachWith(req, taken);
+    } finally {
+      // Not bound to a link (refused, busy, gone): let the terminal go.
+      if (taken && this.link?.terminal !== taken.stream) taken.stream.destroy();
+    }
+  }
+
+  private async attachWith(req: Extract<Request, { type: 'attach' }>, taken: TakenTerminal | null): Promise<void> {
     const { table, log } = this.deps;
     let session = table.get(req.name);
     let created = false;
@@ -313,8 +382,9 @@ class Connection {
     }
     if (req.background) {
       if (created) this.refreshSessionEnv(session, req.env);
-      return this.finish({ type: 'attached', name: req.name, created, shellPid: session.pid });
+      return this.finish({ type: 'attached', name: req.name, created, shellPid: session.pid, handoff: false });
     }
+    if (this.socket.destroyed) return;
     if (session.client) {
       if (!req.force) {
         session.announceBusy(req.clientPid);
@@ -326,9 +396,10 @@ class Connection {
     this.state = 'attached';
     this.sessionName = req.name;
     const s = session;
-    this.link = new ClientLink(this.socket, req.clientPid, log, (o) => s.snapshot(o));
-    this.reply({ type: 'attached', name: req.name, created, shellPid: s.pid });
+    this.link = new ClientLink(this.socket, req.clientPid, log, (o) => s.snapshot(o), taken?.stream);
+    this.reply({ type: 'attached', name: req.name, created, shellPid: s.pid, handoff: taken !== null });
     s.attach(this.link, req.cols, req.rows, !created);
+    if (taken) this.readTerminal(taken);
     this.refreshSessionEnv(s, req.env);
   }
 
@@ -340,15 +411,21 @@ class Connection {
     void Promise.all(work).catch((err: Error) => this.deps.log.warn('cannot update the session directory', { session: session.name, error: err }));
   }
 
-  private view(req: Extract<Request, { type: 'view' }>): void {
+  private async view(req: Extract<Request, { type: 'view' }>): Promise<void> {
+    const taken = await this.takeTerminal(req.handoff);
     const session = this.deps.table.get(req.name);
-    if (!session) return this.finish({ type: 'error', reason: `no session named '${req.name}' (see 'tshpool list')` });
+    if (!session || this.socket.destroyed) {
+      taken?.stream.destroy();
+      if (!session) this.finish({ type: 'error', reason: `no session named '${req.name}' (see 'tshpool list')` });
+      return;
+    }
     this.state = 'attached';
     this.sessionName = req.name;
     this.viewer = true;
-    this.link = new ClientLink(this.socket, req.clientPid, this.deps.log, (o) => session.snapshot(o));
-    this.reply({ type: 'viewing', name: req.name, shellPid: session.pid });
+    this.link = new ClientLink(this.socket, req.clientPid, this.deps.log, (o) => session.snapshot(o), taken?.stream);
+    this.reply({ type: 'viewing', name: req.name, shellPid: session.pid, handoff: taken !== null });
     session.addViewer(this.link);
+    if (taken) this.readTerminal(taken);
   }
 }
 
@@ -375,6 +452,6 @@ export function serve(server: Server, deps: ServerDeps): void {
       endAndLinger(socket, encodeControl({ type: 'error', reason: `forbidden: this tshpool daemon belongs to uid ${uid}` }));
       return;
     }
-    new Connection(socket, deps);
+    new Connection(socket, deps, cred?.pid ?? null);
   });
 }

@@ -12,9 +12,21 @@ import { ProtocolError } from './codec.js';
 import { sessionNameProblem } from './names.js';
 
 /** Bumped on any incompatible change to the messages or the framing. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export type AttachMode = 'attach' | 'view';
+
+/**
+ * A client at a terminal asks the daemon to take that terminal over, as tmux
+ * does: the daemon opens the client's tty itself (found through the peer's
+ * /proc/PID/fd/0) and reads and writes it directly, which takes the client
+ * process off the path of every byte. The keybindings travel along because the
+ * daemon matches them then. The reply says whether the daemon took it; if not,
+ * the client relays as usual.
+ */
+export interface TerminalHandoff {
+  keybinding: { binding: string; action: 'detach' | 'noop' }[];
+}
 
 /** Why a client stopped being attached. */
 export type DetachReason = 'detach' | 'force' | 'hangup' | 'kill' | 'ttl' | 'exit' | 'stalled';
@@ -44,13 +56,14 @@ export type Request =
       clientPid: number;
       /** Per-session hook commands (hook name → command lines), applied when the session is created. */
       hooks: Record<string, string[]>;
+      handoff: TerminalHandoff | null;
     }
   /**
    * Watch a session read-only: the restored screen, then live output. Input is not
    * accepted and the session does not become busy. Reply: `viewing` (then the
    * stream) or `error`. Only `detach` may follow.
    */
-  | { type: 'view'; name: string; rows: number; cols: number; clientPid: number }
+  | { type: 'view'; name: string; rows: number; cols: number; clientPid: number; handoff: TerminalHandoff | null }
   /** The session's screen (and up to `scrollback` lines above it) as text. Reply: `capture` or `error`. */
   | { type: 'capture'; name: string; scrollback: number; ansi: boolean }
   /** Type `data` into the session as if from its terminal. Reply: `ok` or `error`. */
@@ -129,10 +142,13 @@ export interface SessionInfo {
 
 export type Reply =
   | { type: 'hello'; protocol: number; version: string; pid: number }
-  /** The attach succeeded; for a foreground attach, DATA frames follow. */
-  | { type: 'attached'; name: string; created: boolean; shellPid: number }
-  /** The view request succeeded; DATA frames follow. */
-  | { type: 'viewing'; name: string; shellPid: number }
+  /**
+   * The attach succeeded. For a foreground attach, DATA frames follow — unless
+   * `handoff` is true: then the daemon drives the client's terminal itself.
+   */
+  | { type: 'attached'; name: string; created: boolean; shellPid: number; handoff: boolean }
+  /** The view request succeeded; DATA frames follow unless `handoff` is true. */
+  | { type: 'viewing'; name: string; shellPid: number; handoff: boolean }
   | { type: 'capture'; text: string }
   /** Another client is attached and `force` was not given. */
   | { type: 'busy'; name: string }
@@ -217,6 +233,23 @@ function strRecord(o: Obj, key: string): Record<string, string> {
   return out;
 }
 
+const MAX_KEYBINDINGS = 64;
+
+function handoff(o: Obj, key: string): TerminalHandoff {
+  const v = o[key];
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProtocolError(`field '${key}' must be an object`);
+  const list = (v as Obj).keybinding;
+  if (!Array.isArray(list) || list.length > MAX_KEYBINDINGS) {
+    throw new ProtocolError(`field '${key}.keybinding' must be an array of at most ${MAX_KEYBINDINGS} bindings`);
+  }
+  const keybinding = list.map((b: unknown) => {
+    const e = (typeof b === 'object' && b !== null ? b : {}) as Obj;
+    if (e.action !== 'detach' && e.action !== 'noop') throw new ProtocolError(`field '${key}.keybinding' has an unknown action`);
+    return { binding: str(e, 'binding', 256), action: e.action as 'detach' | 'noop' };
+  });
+  return { keybinding };
+}
+
 function hookCommands(o: Obj, key: string): Record<string, string[]> {
   const v = o[key];
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProtocolError(`field '${key}' must be an object`);
@@ -258,6 +291,7 @@ export function parseRequest(raw: unknown): Request {
         env: strRecord(o, 'env'),
         clientPid: int(o, 'clientPid', 0, 2 ** 31),
         hooks: o.hooks === undefined ? {} : hookCommands(o, 'hooks'),
+        handoff: nullable(o, 'handoff', handoff),
       };
     case 'view':
       return {
@@ -266,6 +300,7 @@ export function parseRequest(raw: unknown): Request {
         rows: int(o, 'rows', 1, MAX_ROWS),
         cols: int(o, 'cols', 1, MAX_COLS),
         clientPid: int(o, 'clientPid', 0, 2 ** 31),
+        handoff: nullable(o, 'handoff', handoff),
       };
     case 'capture':
       return { type, name: sessionName(o, 'name'), scrollback: int(o, 'scrollback', 0, 1_000_000), ansi: bool(o, 'ansi') };

@@ -13,6 +13,7 @@ import { makeSandbox, isAlive, shellRun, waitUntil } from '../support/sandbox.mj
 import {
   KIND,
   LiteClient,
+  PROTOCOL,
   attachRequest,
   control,
   fdCount,
@@ -203,14 +204,14 @@ function validRequest(r, ctx) {
       }),
     ],
     // As the first message: a version mismatch, refused with a reason; after a hello: a second hello.
-    [1, () => ({ msg: { type: 'hello', protocol: r.pick([0, 2, 999, 2 ** 31]), version: oddString(r, 20) }, expect: 'reject', firstExpect: { reply: 'error', reason: /cannot talk/ }, isHello: true })],
+    [1, () => ({ msg: { type: 'hello', protocol: r.pick([0, PROTOCOL - 1, PROTOCOL + 1, 999, 2 ** 31]), version: oddString(r, 20) }, expect: 'reject', firstExpect: { reply: 'error', reason: /cannot talk/ }, isHello: true })],
   ])();
 }
 
 /** A request of a random type with one field made invalid (or removed). */
 function wrongTypeRequest(r, ctx) {
   const base = r.pick([
-    () => ({ type: 'hello', protocol: 1, version: '1.0.0' }),
+    () => ({ type: 'hello', protocol: PROTOCOL, version: '1.0.0' }),
     () => attachRequest({ name: r.pick(FUZZ_NAMES), background: true, cmd: ['sleep', '600'] }),
     () => ({ type: 'view', name: r.pick(ctx.readable), rows: 24, cols: 80, clientPid: 1 }),
     () => ({ type: 'capture', name: r.pick(ctx.readable), scrollback: 10, ansi: false }),
@@ -541,7 +542,7 @@ async function attachedRun(path, r, sink, report) {
     }
     const bad =
       end === 'not-allowed'
-        ? control(r.pick([{ type: 'list' }, { type: 'status' }, { type: 'hello', protocol: 1, version: 'x' }, attachRequest({ name: sink }), { type: 'kill', names: [sink] }]))
+        ? control(r.pick([{ type: 'list' }, { type: 'status' }, { type: 'hello', protocol: PROTOCOL, version: 'x' }, attachRequest({ name: sink }), { type: 'kill', names: [sink] }]))
         : Buffer.concat([header(r.pick([0, 3, 0xff]), 1), Buffer.from([0])]);
     c.write(bad);
     sent++;

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAlive, makeSandbox, procCmdline, waitUntil } from '../support/sandbox.mjs';
+import { PROTOCOL } from '../support/load.mjs';
 import {
   DETACH,
   ProtocolClient,
@@ -248,7 +249,7 @@ test('the daemon (the wrapper) answers every client, also those that connect whi
     const replies = await Promise.all(
       sockets.map((sock) => {
         const client = new ProtocolClient(sock);
-        client.send({ type: 'hello', protocol: 1, version: 'x' });
+        client.send({ type: 'hello', protocol: PROTOCOL, version: 'x' });
         return client.next(1500).then((m) => m.type, () => null);
       }),
     );

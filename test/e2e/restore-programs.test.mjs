@@ -106,52 +106,79 @@ test('modes a program set are re-sent on reattach: hidden cursor, SGR mouse, bra
   assert.equal(core.coreService.decPrivateModes.cursorStyle, 'bar');
 });
 
-test('a stopped client gets a clean repaint when it resumes; the shell was never blocked', async (t) => {
-  const sb = await makeSandbox(t);
-  const a = await sb.attachShell('slow');
-  const done = sb.path('flood-done');
-  process.kill(a.pid, 'SIGSTOP');
-  t.after(() => {
-    try {
-      process.kill(a.pid, 'SIGCONT');
-    } catch {
-      // gone
-    }
-  });
-  await sb.runOk(['send', 'slow', `seq 1 3000000; echo DO""NE; touch ${done}`]);
-  await sb.runOk(['send', 'slow', '--keys', 'Enter']);
-  // The flood completes while the client is stopped: nothing waits for it.
-  const started = Date.now();
-  await waitUntil(() => existsSync(done), { timeout: 30_000, message: 'the flood to finish while the client is stopped' });
-  assert.equal(procState(a.pid), 'T', 'the client was stopped the whole time');
-  const floodMs = Date.now() - started;
-  process.kill(a.pid, 'SIGCONT');
+/**
+ * A terminal that stops taking output during a flood. Relaying, the client
+ * process is what stops (SIGSTOP); with the terminal handed off, the daemon
+ * writes to it itself, so the terminal stops reading instead (a stalled SSH
+ * window). Either way the flood is dropped, not queued, the shell never waits,
+ * and the terminal gets a clean repaint when it catches up.
+ */
+const stalls = [
+  {
+    mode: 'relay',
+    what: 'a stopped client',
+    config: 'terminal_handoff = false\n',
+    stop: (a) => process.kill(a.pid, 'SIGSTOP'),
+    check: (a) => assert.equal(procState(a.pid), 'T', 'the client was stopped the whole time'),
+    resume: (a) => process.kill(a.pid, 'SIGCONT'),
+  },
+  {
+    mode: 'handoff',
+    what: 'a terminal that stops reading',
+    config: '',
+    stop: (a) => a.pause(),
+    check: (a) => assert.notEqual(procState(a.pid), 'T'),
+    resume: (a) => a.resume(),
+  },
+];
+for (const stall of stalls) {
+  test(`${stall.mode}: ${stall.what} gets a clean repaint when it resumes; the shell was never blocked`, async (t) => {
+    const sb = await makeSandbox(t, { config: stall.config });
+    const a = await sb.attachShell('slow');
+    const done = sb.path('flood-done');
+    stall.stop(a);
+    t.after(() => {
+      try {
+        stall.resume(a);
+      } catch {
+        // gone
+      }
+    });
+    await sb.runOk(['send', 'slow', `seq 1 3000000; echo DO""NE; touch ${done}`]);
+    await sb.runOk(['send', 'slow', '--keys', 'Enter']);
+    // The flood completes while the terminal takes nothing: nothing waits for it.
+    const started = Date.now();
+    await waitUntil(() => existsSync(done), { timeout: 30_000, message: 'the flood to finish while the terminal is stalled' });
+    stall.check(a);
+    const floodMs = Date.now() - started;
+    stall.resume(a);
 
-  const screen = await waitScreen(
-    a,
-    (s) => {
-      const lines = s.lines();
-      const i = lines.indexOf('DONE');
-      return i > 0 && /^tshpool:slow \$ $|^tshpool:slow \$$/.test(lines[i + 1]) && s.cursor().row === i + 2;
-    },
-    { timeout: 20_000, message: 'DONE and a prompt on the final screen' },
-  );
-  const lines = screen.lines();
-  const i = lines.indexOf('DONE');
-  // Everything above DONE: consecutive numbers ending at 3000000, nothing torn or interleaved.
-  const above = lines.slice(0, i);
-  const first = Number(above[0]);
-  assert.deepEqual(
-    above,
-    above.map((_, k) => String(first + k)),
-    `consecutive lines above DONE:\n${screen.dump()}`,
-  );
-  assert.equal(above[above.length - 1], '3000000', screen.dump());
-  assert.equal(lines.slice(i + 2).join(''), '', `nothing below the prompt:\n${screen.dump()}`);
-  assert.ok(a.bytes.length < 8_000_000, `the ~21 MB flood was dropped for the stopped client, not queued (it got ${a.bytes.length} bytes)`);
-  // The client is still attached and usable.
-  assert.equal(a.exit, null);
-  assert.equal((await sb.session('slow')).client_pid, a.pid);
-  await shellReady(a);
-  t.diagnostic(`flood finished in ${floodMs} ms with the client stopped; client received ${a.bytes.length} bytes`);
-});
+    const screen = await waitScreen(
+      a,
+      (s) => {
+        const lines = s.lines();
+        const i = lines.indexOf('DONE');
+        return i > 0 && /^tshpool:slow \$ $|^tshpool:slow \$$/.test(lines[i + 1]) && s.cursor().row === i + 2;
+      },
+      { timeout: 20_000, message: 'DONE and a prompt on the final screen' },
+    );
+    const lines = screen.lines();
+    const i = lines.indexOf('DONE');
+    // Everything above DONE: consecutive numbers ending at 3000000, nothing torn or interleaved.
+    const above = lines.slice(0, i);
+    const first = Number(above[0]);
+    assert.deepEqual(
+      above,
+      above.map((_, k) => String(first + k)),
+      `consecutive lines above DONE:\n${screen.dump()}`,
+    );
+    assert.equal(above[above.length - 1], '3000000', screen.dump());
+    assert.equal(lines.slice(i + 2).join(''), '', `nothing below the prompt:\n${screen.dump()}`);
+    assert.ok(a.bytes.length < 8_000_000, `the ~21 MB flood was dropped for the stalled terminal, not queued (it got ${a.bytes.length} bytes)`);
+    // The client is still attached and usable.
+    assert.equal(a.exit, null);
+    assert.equal((await sb.session('slow')).client_pid, a.pid);
+    await shellReady(a);
+    t.diagnostic(`flood finished in ${floodMs} ms with the terminal stalled; it received ${a.bytes.length} bytes`);
+  });
+}

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { PROTOCOL_VERSION } from '../../dist/protocol/messages.js';
 import { FRAME, ROOT, decodeFrames, encodeFrame, makeSandbox, waitUntil } from './sandbox.mjs';
 import { attachRequest as baseAttachRequest } from './requests.mjs';
 
@@ -170,7 +171,7 @@ export class ProtocolClient {
     });
     if (Array.isArray(sb.sockets)) sb.sockets.push(sock);
     const c = new ProtocolClient(sock);
-    c.send({ type: 'hello', protocol: 1, version: 'x' });
+    c.send({ type: 'hello', protocol: PROTOCOL_VERSION, version: 'x' });
     const hello = await c.next();
     assert.equal(hello.type, 'hello', JSON.stringify(hello));
     return c;

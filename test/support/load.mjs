@@ -35,6 +35,7 @@ import { runInNewContext } from 'node:vm';
 import { createConnection } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PROTOCOL_VERSION } from '../../dist/protocol/messages.js';
 
 // ---------------------------------------------------------------------------
 // Seeded randomness: failures must reproduce from the printed seed.
@@ -172,7 +173,7 @@ export const round1 = (x) => (x === null || x === undefined ? x : Math.round(x *
 // The wire protocol, raw
 
 export const KIND = { CONTROL: 0x01, DATA: 0x02 };
-export const PROTOCOL = 1;
+export { PROTOCOL_VERSION as PROTOCOL };
 
 export function frame(kind, payload) {
   const body = Buffer.isBuffer(payload) ? payload : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
@@ -183,7 +184,7 @@ export function frame(kind, payload) {
 }
 
 export const control = (message) => frame(KIND.CONTROL, message);
-export const helloFrame = (version = '0.0.0-test') => control({ type: 'hello', protocol: PROTOCOL, version });
+export const helloFrame = (version = '0.0.0-test') => control({ type: 'hello', protocol: PROTOCOL_VERSION, version });
 
 export { attachRequest } from './requests.mjs';
 

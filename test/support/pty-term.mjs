@@ -98,6 +98,11 @@ export class PtyTerm {
     });
   }
 
+  /** The terminal's /dev/pts path (what the program has as its tty). */
+  get ptsName() {
+    return this._pty.ptsName;
+  }
+
   /** Everything the program wrote so far, decoded as UTF-8. */
   get output() {
     return this._text;
@@ -111,6 +116,15 @@ export class PtyTerm {
   /** Everything the program wrote so far, as bytes. */
   get bytes() {
     return Buffer.concat(this._chunks);
+  }
+
+  /** Stops reading the terminal (as a stalled terminal or SSH window does): the writer blocks once the kernel buffer fills. */
+  pause() {
+    this._pty.pause();
+  }
+
+  resume() {
+    this._pty.resume();
   }
 
   /** A position in `output`; pass it as `since` to wait only for output after now. */

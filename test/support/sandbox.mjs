@@ -52,6 +52,7 @@
  * and removes the directory.
  */
 import assert from 'node:assert/strict';
+import { PROTOCOL_VERSION } from '../../dist/protocol/messages.js';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -260,7 +261,7 @@ export class RawClient {
   }
 
   /** Sends the client hello for protocol `protocol` (default 1). */
-  hello(protocol = 1, version = VERSION) {
+  hello(protocol = PROTOCOL_VERSION, version = VERSION) {
     this.send({ type: 'hello', protocol, version });
   }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeybindingMatcher } from '../../dist/client/keybindings.js';
+import { KeybindingMatcher } from '../../dist/util/keybindings.js';
 import { parseBinding, keyBytes } from '../../dist/util/keys.js';
 
 const b = (...xs) => Buffer.from(xs);

@@ -4,7 +4,7 @@
  * (also across reads) until it completes — then its action fires and the bytes
  * are swallowed — or fails, and then the held bytes pass through unchanged.
  */
-import { parseBinding } from '../util/keys.js';
+import { parseBinding } from './keys.js';
 import { DEFAULT_DETACH_BINDING } from '../consts.js';
 import type { Keybinding, KeybindingAction } from '../config/schema.js';
 

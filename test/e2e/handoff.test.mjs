@@ -1,0 +1,83 @@
+/**
+ * Terminal handoff: at a terminal the daemon reads and writes the client's tty
+ * itself (as tmux does), and the client process only passes on resizes. These
+ * tests look at who holds the terminal (/proc/PID/fd) and at what a user sees
+ * when the client process stalls, when the handoff cannot happen, or when it is
+ * turned off.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { detachByKeys, makeSandbox, procState, shellReady, shellRun, waitUntil } from '../support/sandbox.mjs';
+
+/** Whether process `pid` has `path` open. */
+function holds(pid, path) {
+  const dir = `/proc/${pid}/fd`;
+  for (const fd of readdirSync(dir)) {
+    try {
+      if (readlinkSync(join(dir, fd)) === path) return true;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return false;
+}
+
+test('at a terminal the daemon holds the client\'s tty while attached and lets it go on detach', async (t) => {
+  const sb = await makeSandbox(t);
+  const a = await sb.attachShell('h');
+  const daemon = await sb.daemonPid();
+  assert.ok(holds(daemon, a.ptsName), `the daemon has ${a.ptsName} open`);
+  assert.equal((await shellRun(a, 'echo $((6*7))')).trim(), '42');
+  await detachByKeys(a);
+  await waitUntil(() => !holds(daemon, a.ptsName), { timeout: 2000, message: 'the daemon to close the terminal after detaching' });
+  assert.match(a.clean, /detached from session 'h'/);
+});
+
+test('handed off, a stopped client process does not stop the session\'s output; the detach keys work once it continues', async (t) => {
+  const sb = await makeSandbox(t);
+  const a = await sb.attachShell('s');
+  process.kill(a.pid, 'SIGSTOP');
+  t.after(() => {
+    try {
+      process.kill(a.pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  });
+  const since = a.mark();
+  a.write('echo typed-$((3+4))\r');
+  await a.waitFor('typed-7', { since, timeout: 5000 });
+  assert.equal(procState(a.pid), 'T', 'the client was stopped the whole time');
+  process.kill(a.pid, 'SIGCONT');
+  await detachByKeys(a);
+});
+
+test('the last output of a shell that exits reaches the terminal before the client ends with its status', async (t) => {
+  const sb = await makeSandbox(t);
+  const a = await sb.attachShell('x');
+  a.write('seq 1 30000; exit 3\r');
+  assert.deepEqual(await a.waitExit(), { exitCode: 3, signal: 0 });
+  assert.match(a.clean, /\b29999\r?\n30000\b/);
+});
+
+test('a client whose input is /dev/tty (which the daemon cannot open) relays instead, and works', async (t) => {
+  const sb = await makeSandbox(t);
+  const term = sb.shellTerm('exec $TSHPOOL attach r </dev/tty >/dev/tty');
+  await shellReady(term);
+  const daemon = await sb.daemonPid();
+  assert.equal(holds(daemon, term.ptsName), false, 'the daemon does not hold the terminal');
+  assert.equal((await shellRun(term, 'echo $((6*7))')).trim(), '42');
+  assert.match(readFileSync(sb.path('r', 'tshpool', 'tshpool.log'), 'utf8'), /terminal handoff refused; the client relays.*\/dev\/tty/);
+  await detachByKeys(term);
+});
+
+test('terminal_handoff = false: the client relays, and everything works the same', async (t) => {
+  const sb = await makeSandbox(t, { config: 'terminal_handoff = false\n' });
+  const a = await sb.attachShell('off');
+  const daemon = await sb.daemonPid();
+  assert.equal(holds(daemon, a.ptsName), false, 'the daemon does not hold the terminal');
+  assert.equal((await shellRun(a, 'echo $((6*7))')).trim(), '42');
+  await detachByKeys(a);
+});
