@@ -23,6 +23,17 @@ export const INPUT_DRAIN_POLL_MS = 20;
  * ever blocking the shell.
  */
 export const CLIENT_QUEUE_LIMIT_BYTES = 1024 * 1024;
+/**
+ * The attached client paces its session: while more than CLIENT_PACE_BYTES wait
+ * for its terminal, the session's output is not read (the program waits, as it
+ * would on a bare terminal), so a terminal that keeps up but is slower than the
+ * program gets every byte. A terminal that drains nothing for CLIENT_PACE_GRACE_MS
+ * is stalled: the program goes on, and the rules above drop and repaint. The
+ * grace stays under node-pty's 200 ms for reading what an exited program left in
+ * its pty (it discards the rest then), so a pause never costs a session its last lines.
+ */
+export const CLIENT_PACE_BYTES = 256 * 1024;
+export const CLIENT_PACE_GRACE_MS = 150;
 /** A client that has not drained its queue for this long is disconnected; the session stays. */
 export const CLIENT_STALL_TIMEOUT_MS = 30_000;
 /**

@@ -5,6 +5,8 @@
  * client is "behind": further output is dropped (the shell keeps running at full
  * speed) and, when the socket drains, the client is resynchronised with a fresh
  * repaint. A client that does not drain within CLIENT_STALL_TIMEOUT_MS is cut off.
+ * Before that, the attached client paces its session while its terminal keeps
+ * draining (CLIENT_PACE_BYTES), so a slower terminal that is alive loses nothing.
  *
  * With a terminal handed off (terminal-handoff.ts), output goes straight to the
  * client's tty instead of as DATA frames over the socket; the socket then carries
@@ -12,7 +14,13 @@
  */
 import type { Socket } from 'node:net';
 import type { ReadStream } from 'node:tty';
-import { CLIENT_QUEUE_LIMIT_BYTES, CLIENT_STALL_TIMEOUT_MS, TERMINAL_FLUSH_TIMEOUT_MS } from '../consts.js';
+import {
+  CLIENT_PACE_BYTES,
+  CLIENT_PACE_GRACE_MS,
+  CLIENT_QUEUE_LIMIT_BYTES,
+  CLIENT_STALL_TIMEOUT_MS,
+  TERMINAL_FLUSH_TIMEOUT_MS,
+} from '../consts.js';
 import { encodeControl, encodeData } from '../protocol/codec.js';
 import type { Reply } from '../protocol/messages.js';
 import type { SnapshotOptions } from '../restore/spool.js';
@@ -27,6 +35,11 @@ export class ClientLink {
   private closed = false;
   /** Output that arrives while a snapshot is being prepared, sent right after it. */
   private held: Buffer[] | null = null;
+  /** Holds the session's output back (true) or lets it go (false); set for the attached client only. */
+  private pacer: ((hold: boolean) => void) | null = null;
+  private pacing: { timer: NodeJS.Timeout; release: () => void } | null = null;
+  /** The terminal drained nothing within the grace period: no pacing until it drains again. */
+  private stalled = false;
 
   constructor(
     readonly socket: Socket,
@@ -93,6 +106,37 @@ export class ClientLink {
       return;
     }
     this.writeData(data);
+    if (this.pacer && !this.pacing && !this.stalled && this.out.writableLength > CLIENT_PACE_BYTES) this.pace();
+  }
+
+  /** Makes this client pace the session (see CLIENT_PACE_BYTES). */
+  setPacer(pacer: (hold: boolean) => void): void {
+    this.pacer = pacer;
+  }
+
+  private pace(): void {
+    const out = this.out;
+    const release = (): void => {
+      if (!this.pacing) return;
+      clearTimeout(this.pacing.timer);
+      out.off('drain', onDrain);
+      this.pacing = null;
+      this.pacer?.(false);
+    };
+    const onDrain = (): void => release();
+    const timer = setTimeout(() => {
+      this.stalled = true;
+      out.once('drain', () => (this.stalled = false));
+      release();
+    }, CLIENT_PACE_GRACE_MS);
+    this.pacing = { timer, release };
+    out.once('drain', onDrain);
+    this.pacer?.(true);
+  }
+
+  private stopPacing(): void {
+    this.pacing?.release();
+    this.pacer = null;
   }
 
   private writeData(data: Buffer): void {
@@ -109,6 +153,7 @@ export class ClientLink {
 
   private fallBehind(): void {
     this.behind = true;
+    this.pacing?.release();
     this.log.debug('client fell behind; dropping its backlog', { pid: this.pid, queued: this.out.writableLength });
     this.stallTimer = setTimeout(() => {
       this.log.info('client stalled; disconnecting it (the session stays)', { pid: this.pid });
@@ -134,6 +179,7 @@ export class ClientLink {
     this.stallTimer = null;
     if (this.isClosed) return;
     this.closed = true;
+    this.stopPacing();
     const close = (): void => {
       this.releaseTerminal();
       if (reply) this.socket.end(encodeControl(reply));

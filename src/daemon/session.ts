@@ -136,6 +136,7 @@ export class Session {
     this.client = link;
     this.lastConnectedAt = Date.now();
     const resized = this.resize(cols, rows);
+    link.setPacer((hold) => this.holdOutput(link, hold));
     link.socket.once('close', () => {
       if (this.client === link) this.dropClient('hangup');
     });
@@ -162,10 +163,18 @@ export class Session {
     return true;
   }
 
+  /** Stops (or restarts) reading the program's output while the attached client's terminal catches up. */
+  private holdOutput(link: ClientLink, hold: boolean): void {
+    if (this.ended || this.client !== link) return;
+    if (hold) this.pty.pause();
+    else this.pty.resume();
+  }
+
   private dropClient(reason: HookReason): void {
     const link = this.client;
     if (!link) return;
     this.client = null;
+    if (!this.ended) this.pty.resume();
     this.lastDisconnectedAt = Date.now();
     this.event('client_disconnect', { clientPid: link.pid, reason });
   }

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { detachByKeys, makeSandbox, procState, shellReady, shellRun, waitUntil } from '../support/sandbox.mjs';
+import { stripAnsi } from '../support/pty-term.mjs';
 
 /** Whether process `pid` has `path` open. */
 function holds(pid, path) {
@@ -80,4 +81,29 @@ test('terminal_handoff = false: the client relays, and everything works the same
   assert.equal(holds(daemon, a.ptsName), false, 'the daemon does not hold the terminal');
   assert.equal((await shellRun(a, 'echo $((6*7))')).trim(), '42');
   await detachByKeys(a);
+});
+
+test('a terminal slower than the program but still reading gets every byte of a flood (the session waits for it)', async (t) => {
+  const sb = await makeSandbox(t);
+  const a = await sb.attachShell('pace');
+  // The terminal reads in bursts: 120 ms stopped, 30 ms reading — slower than
+  // `seq`, yet never silent for the grace period that marks a stalled terminal.
+  let reading = true;
+  const timer = setInterval(() => {
+    reading = !reading;
+    if (reading) a.resume();
+    else a.pause();
+  }, 75);
+  t.after(() => clearInterval(timer));
+  const since = a.mark();
+  a.write('seq 1 200000; echo FL""OOD-DONE\r');
+  await a.waitFor('FLOOD-DONE', { since, timeout: 60_000 });
+  clearInterval(timer);
+  a.resume();
+  const numbers = stripAnsi(a.output.slice(since))
+    .split(/\r?\n/)
+    .filter((l) => /^\d+$/.test(l))
+    .map(Number);
+  assert.equal(numbers.length, 200000, 'every line reached the terminal');
+  assert.ok(numbers.every((n, i) => n === i + 1), 'in order, none dropped');
 });
