@@ -55,7 +55,11 @@ export interface Config {
   prompt_prefix: string;
   /** Do not point the shell's SSH_AUTH_SOCK at a per-session symlink. */
   nosymlink_ssh_auth_sock: boolean;
-  /** Let the daemon drive an attaching terminal itself (as tmux does) instead of relaying through the client. */
+  /**
+   * Let the daemon drive an attaching terminal itself (as tmux does) instead of relaying
+   * through the client. Off by default: the last output of a shell that exits can be
+   * cut short on the terminal (docs/performance.md).
+   */
   terminal_handoff: boolean;
 }
 
@@ -76,7 +80,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   output_spool_lines: 1000,
   prompt_prefix: 'tshpool:$TSHPOOL_SESSION_NAME ',
   nosymlink_ssh_auth_sock: false,
-  terminal_handoff: true,
+  terminal_handoff: false,
 });
 
 /** A checker turns a raw TOML value into the typed value, or throws a TypeProblem naming the sub-key. */

@@ -17,6 +17,7 @@ import type { Logger } from './log.js';
 import type { SessionDir } from './session-dir.js';
 import type { SpawnSpec } from './shell-env.js';
 import { installWriteBackoff } from './pty-write-backoff.js';
+import { installExitDrain } from './pty-exit-drain.js';
 
 /** setTimeout's limit is 2^31-1 ms (~24.8 days); longer TTLs are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -66,6 +67,8 @@ export class Session {
   /** Why the session is ending, once a kill or TTL started it; otherwise the shell exited by itself. */
   private endReason: HookReason | null = null;
   private ended = false;
+  /** The program exited and its remaining output is being read: nothing may pause the pty now. */
+  private exiting = false;
   private readonly endWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: SessionOptions) {
@@ -90,6 +93,11 @@ export class Session {
       encoding: null,
     } as pty.IPtyForkOptions);
     if (!installWriteBackoff(this.pty)) this.log.debug('node-pty internals changed; input retries are upstream\'s', { session: this.name });
+    const drains = installExitDrain(this.pty, () => {
+      this.exiting = true;
+      this.pty.resume();
+    });
+    if (!drains) this.log.debug('node-pty internals changed; an exited program\'s output is read for 200 ms only', { session: this.name });
     // With encoding: null node-pty hands out Buffers; its typings still say string.
     this.pty.onData((data) => this.onOutput(data as unknown as Buffer));
     this.pty.onExit(({ exitCode, signal }) => this.onExit(exitCode, signal ?? 0));
@@ -165,7 +173,7 @@ export class Session {
 
   /** Stops (or restarts) reading the program's output while the attached client's terminal catches up. */
   private holdOutput(link: ClientLink, hold: boolean): void {
-    if (this.ended || this.client !== link) return;
+    if (this.ended || this.exiting || this.client !== link) return;
     if (hold) this.pty.pause();
     else this.pty.resume();
   }

@@ -110,6 +110,8 @@ function wrongValue(r, spec) {
         { __proto__: null, constructor: { prototype: 1 } },
         undefined,
       ]);
+    case 'handoff': // terminal handoff: null/absent, or { keybinding: [{ binding, action }] } (at most 64)
+      return r.pick([5, 'x', [], true, { keybinding: 5 }, { keybinding: [5] }, { keybinding: [{ binding: 5, action: 'detach' }] }, { keybinding: [{ binding: 'C-a', action: 'boom' }] }, { keybinding: Array(65).fill({ binding: 'a', action: 'detach' }) }, { keybinding: [{ binding: 'b'.repeat(257), action: 'noop' }] }]);
     case 'hooks':
       return r.pick([null, [], 'x', { on_new_session: 'true' }, { on_new_session: [5] }, Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`h${i}`, []])), { on_new_session: Array(65).fill('true') }]);
     default:
@@ -132,8 +134,9 @@ const SPECS = {
     env: ['env'],
     clientPid: ['int', 0, 2 ** 31],
     hooks: ['hooks'],
+    handoff: ['handoff'],
   },
-  view: { name: ['name'], rows: ['int', 1, 10_000], cols: ['int', 1, 10_000], clientPid: ['int', 0, 2 ** 31] },
+  view: { name: ['name'], rows: ['int', 1, 10_000], cols: ['int', 1, 10_000], clientPid: ['int', 0, 2 ** 31], handoff: ['handoff'] },
   capture: { name: ['name'], scrollback: ['int', 0, 1_000_000], ansi: ['bool'] },
   send: { name: ['name'], data: ['str', 65_536] },
   resize: { rows: ['int', 1, 10_000], cols: ['int', 1, 10_000] },
@@ -188,6 +191,8 @@ function validRequest(r, ctx) {
     [2, () => ({ msg: { type: 'set-log-level', level: oddString(r, 32).slice(0, 32) || 'loud' }, expect: { reply: 'error', reason: /log level/ } })],
     [2, () => ({ msg: { type: 'events', session: r.pick([null, readable, 'nope']), history: r.int(0, 100) }, expect: 'open' })],
     [2, () => ({ msg: { type: 'view', name: readable, rows: r.int(1, 100), cols: r.int(1, 300), clientPid: r.int(0, 2 ** 31) }, expect: { reply: 'viewing' } })],
+    // A handoff this process cannot make (its stdin is no terminal of ours): refused, so it relays.
+    [1, () => ({ msg: { type: 'view', name: readable, rows: 24, cols: 80, clientPid: 1, handoff: { keybinding: r.pick([[], [{ binding: 'Ctrl-a d', action: 'detach' }], [{ binding: oddString(r, 10) || 'x', action: 'noop' }]]) } }, expect: { reply: 'viewing' } })],
     [1, () => ({ msg: { type: 'view', name: `nope${r.int(0, 99)}`, rows: 24, cols: 80, clientPid: 1 }, expect: { reply: 'error' } })],
     [
       4,

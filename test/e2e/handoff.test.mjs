@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { detachByKeys, makeSandbox, procState, shellReady, shellRun, waitUntil } from '../support/sandbox.mjs';
 import { stripAnsi } from '../support/pty-term.mjs';
 
+const ON = 'terminal_handoff = true\n';
+
 /** Whether process `pid` has `path` open. */
 function holds(pid, path) {
   const dir = `/proc/${pid}/fd`;
@@ -26,7 +28,7 @@ function holds(pid, path) {
 }
 
 test('at a terminal the daemon holds the client\'s tty while attached and lets it go on detach', async (t) => {
-  const sb = await makeSandbox(t);
+  const sb = await makeSandbox(t, { config: ON });
   const a = await sb.attachShell('h');
   const daemon = await sb.daemonPid();
   assert.ok(holds(daemon, a.ptsName), `the daemon has ${a.ptsName} open`);
@@ -37,7 +39,7 @@ test('at a terminal the daemon holds the client\'s tty while attached and lets i
 });
 
 test('handed off, a stopped client process does not stop the session\'s output; the detach keys work once it continues', async (t) => {
-  const sb = await makeSandbox(t);
+  const sb = await makeSandbox(t, { config: ON });
   const a = await sb.attachShell('s');
   process.kill(a.pid, 'SIGSTOP');
   t.after(() => {
@@ -55,16 +57,28 @@ test('handed off, a stopped client process does not stop the session\'s output; 
   await detachByKeys(a);
 });
 
-test('the last output of a shell that exits reaches the terminal before the client ends with its status', async (t) => {
-  const sb = await makeSandbox(t);
-  const a = await sb.attachShell('x');
-  a.write('seq 1 30000; exit 3\r');
-  assert.deepEqual(await a.waitExit(), { exitCode: 3, signal: 0 });
-  assert.match(a.clean, /\b29999\r?\n30000\b/);
-});
+for (const [mode, config] of [
+  ['relaying', ''],
+  ['handed off', ON],
+]) {
+  test(
+    `${mode}: the last output of a shell that exits reaches the terminal before the client ends with its status`,
+    // Known bug: with the terminal handed off, the tail is sometimes missing on the
+    // terminal although the daemon's writes of it succeeded (strace); why is not
+    // found yet, so handoff stays off by default.
+    { todo: config === ON ? 'handed-off terminals can lose the last output at shell exit' : undefined },
+    async (t) => {
+      const sb = await makeSandbox(t, { config });
+      const a = await sb.attachShell('x');
+      a.write('seq 1 30000; exit 3\r');
+      assert.deepEqual(await a.waitExit(), { exitCode: 3, signal: 0 });
+      assert.match(a.clean.slice(-200), /\b29999\r?\n30000\b/);
+    },
+  );
+}
 
 test('a client whose input is /dev/tty (which the daemon cannot open) relays instead, and works', async (t) => {
-  const sb = await makeSandbox(t);
+  const sb = await makeSandbox(t, { config: ON });
   const term = sb.shellTerm('exec $TSHPOOL attach r </dev/tty >/dev/tty');
   await shellReady(term);
   const daemon = await sb.daemonPid();

@@ -125,7 +125,7 @@ const stalls = [
   {
     mode: 'handoff',
     what: 'a terminal that stops reading',
-    config: '',
+    config: 'terminal_handoff = true\n',
     stop: (a) => a.pause(),
     check: (a) => assert.notEqual(procState(a.pid), 'T'),
     resume: (a) => a.resume(),
