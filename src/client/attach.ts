@@ -15,7 +15,7 @@ import type { Reply, TerminalHandoff } from '../protocol/messages.js';
 import { forwardedEnv } from './env.js';
 import type { DaemonConnection } from './connect.js';
 import { ExitCode, UserError } from './errors.js';
-import { KeybindingMatcher } from '../util/keybindings.js';
+import { KeybindingMatcher, viewerLeaves } from '../util/keybindings.js';
 import { disableOutputProcessing } from '../platform/tty.js';
 
 export interface AttachOptions {
@@ -143,9 +143,6 @@ export async function view(conn: DaemonConnection, opts: { name: string; config:
   return stream(conn, { ...opts, viewer: true, handedOff: reply.handoff }, interactive, early);
 }
 
-/** Ctrl-C: how a viewer leaves (its keystrokes never reach the session). */
-const CTRL_C = 0x03;
-
 /**
  * Runs the attached (or viewed) session until it exits or this client detaches.
  * With the terminal handed off, the daemon reads keys and writes output itself;
@@ -198,9 +195,10 @@ function stream(
     const detach = (): void => conn.send({ type: 'detach', names: [] });
 
     const onInput = (chunk: Buffer): void => {
-      const { output, actions } = matcher.push(chunk);
+      const matched = matcher.push(chunk);
+      const { output, actions } = matched;
       if (opts.viewer) {
-        if (actions.includes('detach') || output.includes(CTRL_C)) detach();
+        if (viewerLeaves(matched)) detach();
         return;
       }
       if (output.length > 0) conn.sendData(output);

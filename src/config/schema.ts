@@ -57,8 +57,8 @@ export interface Config {
   nosymlink_ssh_auth_sock: boolean;
   /**
    * Let the daemon drive an attaching terminal itself (as tmux does) instead of relaying
-   * through the client. Off by default: the last output of a shell that exits can be
-   * cut short on the terminal (docs/performance.md).
+   * through the client. Opt-in while the known loss of a shell's last output at
+   * exit (both modes, docs/performance.md) is open.
    */
   terminal_handoff: boolean;
 }

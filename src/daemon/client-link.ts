@@ -119,18 +119,17 @@ export class ClientLink {
     const release = (): void => {
       if (!this.pacing) return;
       clearTimeout(this.pacing.timer);
-      out.off('drain', onDrain);
+      out.off('drain', release);
       this.pacing = null;
       this.pacer?.(false);
     };
-    const onDrain = (): void => release();
     const timer = setTimeout(() => {
       this.stalled = true;
       out.once('drain', () => (this.stalled = false));
       release();
     }, CLIENT_PACE_GRACE_MS);
     this.pacing = { timer, release };
-    out.once('drain', onDrain);
+    out.once('drain', release);
     this.pacer?.(true);
   }
 
@@ -189,8 +188,10 @@ export class ClientLink {
     };
     const terminal = this.terminal;
     if (terminal && reply?.type === 'exit' && !this.behind && terminal.writableLength > 0) {
+      // A write's callback runs once everything written before it is out ('drain'
+      // would only come if a write had been refused).
       const timer = setTimeout(close, TERMINAL_FLUSH_TIMEOUT_MS);
-      terminal.once('drain', () => {
+      terminal.write(Buffer.alloc(0), () => {
         clearTimeout(timer);
         close();
       });

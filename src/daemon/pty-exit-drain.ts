@@ -4,8 +4,8 @@
  * discarding whatever is still unread. On a loaded machine, or while the attached
  * client paces the session (client-link.ts), the daemon may not have read that
  * far yet, and the last lines of `make; exit` would be lost. Here that timed
- * destroy (the only call without an error while the pty is still open) starts a
- * drain instead: reading resumes, `onExiting` tells the session to stop pacing,
+ * destroy (one without an error, after the child exited) starts a drain
+ * instead: reading resumes, `onExiting` tells the session to stop pacing,
  * and the pty ends normally at its end of data, or after EXIT_DRAIN_TIMEOUT_MS.
  * If a node-pty upgrade changes the internals, nothing is replaced.
  */
@@ -21,12 +21,15 @@ interface PtySocket {
 }
 
 export function installExitDrain(pty: IPty, onExiting: () => void): boolean {
-  const socket = (pty as unknown as { _socket?: PtySocket })._socket;
-  if (!socket || typeof socket.destroy !== 'function' || typeof socket.resume !== 'function') return false;
+  const internals = pty as unknown as { _socket?: PtySocket; _boundClose?: boolean };
+  const socket = internals._socket;
+  if (!socket || typeof socket.destroy !== 'function' || typeof socket.resume !== 'function' || internals._boundClose !== false) return false;
   const destroy = socket.destroy.bind(socket);
   let draining = false;
   socket.destroy = (err?: Error) => {
-    if (err || draining || socket.destroyed) return destroy(err);
+    // node-pty sets _boundClose when the child has exited, just before arming its timer;
+    // any other destroy (closing a live pty on purpose) goes through at once.
+    if (err || draining || socket.destroyed || !internals._boundClose) return destroy(err);
     draining = true;
     onExiting();
     socket.resume();

@@ -24,11 +24,8 @@ import type { Session } from './session.js';
 import { isLogLevel, type Logger } from './log.js';
 import { SpawnProblem, type SessionTable } from './session-table.js';
 import { openPeerTerminal } from './terminal-handoff.js';
-import { KeybindingMatcher } from '../util/keybindings.js';
+import { KeybindingMatcher, viewerLeaves } from '../util/keybindings.js';
 import type { ReadStream } from 'node:tty';
-
-/** Ctrl-C: how a viewer leaves (its keystrokes never reach the session). */
-const CTRL_C = 0x03;
 
 /** A terminal taken over from the client, with the matcher for its keybindings. */
 interface TakenTerminal {
@@ -231,9 +228,10 @@ class Connection {
   private readTerminal(taken: TakenTerminal): void {
     taken.stream.on('data', (chunk: Buffer) => {
       if (this.state !== 'attached') return;
-      const { output, actions } = taken.matcher.push(chunk);
+      const matched = taken.matcher.push(chunk);
+      const { output, actions } = matched;
       if (this.viewer) {
-        if (actions.includes('detach') || output.includes(CTRL_C)) this.detachSelf();
+        if (viewerLeaves(matched)) this.detachSelf();
         return;
       }
       if (output.length > 0) this.input(output);

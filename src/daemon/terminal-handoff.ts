@@ -13,8 +13,8 @@ import { promisify } from 'node:util';
 const openFd = promisify(open);
 const fstatFd = promisify(fstat);
 
-/** /dev/pts/N, or a console tty; anything else is not a terminal we can reopen. */
-const TTY_PATH = /^\/dev\/(pts\/\d+|tty[A-Za-z]*\d*)$/;
+/** Only pseudo-terminals: libuv cannot reopen a console tty non-blocking, so those relay. */
+const TTY_PATH = /^\/dev\/pts\/\d+$/;
 
 export class HandoffRefused extends Error {}
 
@@ -28,7 +28,7 @@ export async function openPeerTerminal(pid: number): Promise<tty.ReadStream> {
   } catch (err) {
     throw new HandoffRefused(`cannot see the client's terminal: ${(err as Error).message}`);
   }
-  if (!TTY_PATH.test(path)) throw new HandoffRefused(`the client's input is ${path}, not a terminal`);
+  if (!TTY_PATH.test(path)) throw new HandoffRefused(`the client's input is ${path}, not a pseudo-terminal`);
   const fd = await openFd(path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK).catch((err: Error) => {
     throw new HandoffRefused(`cannot open ${path}: ${err.message}`);
   });

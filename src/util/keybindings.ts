@@ -20,6 +20,14 @@ export interface MatchResult {
   actions: KeybindingAction[];
 }
 
+/** Ctrl-C: how a viewer leaves (its keystrokes never reach the session). */
+const CTRL_C = 0x03;
+
+/** Whether a read-only viewer's keys ask to leave: the detach binding, or Ctrl-C. */
+export function viewerLeaves({ output, actions }: MatchResult): boolean {
+  return actions.includes('detach') || output.includes(CTRL_C);
+}
+
 export class KeybindingMatcher {
   private readonly bindings: Compiled[];
   private held: number[] = [];

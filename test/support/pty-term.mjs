@@ -32,6 +32,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { installExitDrain } from '../../dist/daemon/pty-exit-drain.js';
 
 /** Removes CSI / OSC / other ESC sequences (enough for shells and tshpool's own output). */
 export function stripAnsi(text) {
@@ -75,6 +76,10 @@ export class PtyTerm {
       encoding: null,
     });
     this.pid = this._pty.pid;
+    // What the program printed just before exiting must all be read, also on a
+    // loaded machine (node-pty alone gives it 200 ms): the daemon's own fix,
+    // plus letting go of the held slave so the end of data shows as EIO.
+    installExitDrain(this._pty, () => this.dispose());
     this._slaveFd = null;
     if (opts.holdSlave ?? true) {
       try {
