@@ -57,8 +57,7 @@ export interface Config {
   nosymlink_ssh_auth_sock: boolean;
   /**
    * Let the daemon drive an attaching terminal itself (as tmux does) instead of relaying
-   * through the client. Opt-in while the known loss of a shell's last output at
-   * exit (both modes, docs/performance.md) is open.
+   * through the client; false makes the client relay every byte.
    */
   terminal_handoff: boolean;
 }
@@ -80,7 +79,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   output_spool_lines: 1000,
   prompt_prefix: 'tshpool:$TSHPOOL_SESSION_NAME ',
   nosymlink_ssh_auth_sock: false,
-  terminal_handoff: false,
+  terminal_handoff: true,
 });
 
 /** A checker turns a raw TOML value into the typed value, or throws a TypeProblem naming the sub-key. */
