@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { DEFAULT_CONFIG, KEYS, TypeProblem, type Config } from './schema.js';
 
 // smol-toml's CommonJS build loads in ~2 ms, its ESM module graph in ~12 ms; every
 // command reads the config at start-up.
 const { parse, TomlError } = createRequire(import.meta.url)('smol-toml') as typeof import('smol-toml');
-import { DEFAULT_CONFIG, KEYS, TypeProblem, type Config } from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

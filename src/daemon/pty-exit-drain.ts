@@ -7,7 +7,7 @@
  *    hold up to 64 KiB of its output. So whenever the reader is behind at that
  *    moment (a loaded machine, a paced session), node-pty's socket sees 'end' and
  *    closes the fd with the tail unread: `seq 1 30000; exit` lost its last KBs in
- *    a third of runs on a busy machine. On that 'end' the rest is read here, up to
+ *    10–25 % of runs here. On that 'end' the rest is read here, up to
  *    the kernel's EIO that marks the true end.
  * 2. node-pty 1.1.0, once the child has exited, gives the pty 200 ms to be read to
  *    its end and then destroys it. That timed destroy (one without an error, after
