@@ -13,6 +13,11 @@ import { detachByKeys, makeSandbox, procState, shellReady, shellRun, waitUntil }
 import { stripAnsi } from '../support/pty-term.mjs';
 
 const ON = 'terminal_handoff = true\n';
+/** Both ways a client's terminal is served, for tests that must hold in each. */
+const MODES = [
+  ['relaying', 'terminal_handoff = false\n'],
+  ['handed off', ON],
+];
 
 /** Whether process `pid` has `path` open. */
 function holds(pid, path) {
@@ -59,10 +64,7 @@ test('handed off, a stopped client process does not stop the session\'s output; 
   await detachByKeys(a);
 });
 
-for (const [mode, config] of [
-  ['relaying', ''],
-  ['handed off', ON],
-]) {
+for (const [mode, config] of MODES) {
   test(
     `${mode}: the last output of a shell that exits reaches the terminal before the client ends with its status`,
     // When the shell exits while the daemon is behind, the kernel still holds the
@@ -98,9 +100,8 @@ test('terminal_handoff = false: the client relays, and everything works the same
   await detachByKeys(a);
 });
 
-test('a terminal slower than the program but still reading gets every byte of a flood (the session waits for it)', async (t) => {
-  // Relaying, where the pacing sees the socket and the client's terminal both.
-  const sb = await makeSandbox(t, { config: 'terminal_handoff = false\n' });
+for (const [mode, config] of MODES) test(`${mode}: a terminal slower than the program but still reading gets every byte of a flood (the session waits for it)`, async (t) => {
+  const sb = await makeSandbox(t, { config });
   const a = await sb.attachShell('pace');
   // The terminal reads in bursts: 75 ms stopped, 75 ms reading — slower than
   // `seq`, yet never silent for the grace period that marks a stalled terminal.
