@@ -4,11 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
-import { makeSandbox, procState, shellReady, waitUntil, detachByKeys, reattach, skipWithout } from '../support/sandbox.mjs';
+import { makeSandbox, procState, shellReady, waitUntil, detachByKeys, reattach, skipUnless } from '../support/sandbox.mjs';
 import { waitScreen } from '../support/screen.mjs';
 
-
-const skipUnless = (file) => skipWithout(existsSync(file), `${file} is not installed`);
 
 test('an alternate-screen program: the new terminal is in the alternate buffer, ALT-SCREEN at 5;10, cursor at 8;3', async (t) => {
   const sb = await makeSandbox(t);

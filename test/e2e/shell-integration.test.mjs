@@ -6,13 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeSandbox, procCmdline, procEnv, shellRun, skipWithout } from '../support/sandbox.mjs';
+import { makeSandbox, procCmdline, procEnv, shellRun, skipUnless } from '../support/sandbox.mjs';
 import { waitScreen } from '../support/screen.mjs';
 
 const ZSH = '/usr/bin/zsh';
 const FISH = '/usr/bin/fish';
-const skipUnless = (file) => skipWithout(existsSync(file), `${file} is not installed`);
-
 /** Text that would betray the integration if it reached the screen. */
 const SETUP_WORDS = ['source', '__tshpool', 'TSHPOOL_PROMPT_PREFIX', '__TSHPOOL', 'init-file', 'shell-integration', 'precmd', 'ZDOTDIR', 'fish_prompt'];
 

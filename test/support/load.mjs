@@ -34,6 +34,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createConnection } from 'node:net';
 import { resolve } from 'node:path';
+import { FRAME as KIND, encodeFrame as frame } from './requests.mjs';
 import { fileURLToPath } from 'node:url';
 import { PROTOCOL_VERSION } from '../../dist/protocol/messages.js';
 
@@ -172,16 +173,8 @@ export const round1 = (x) => (x === null || x === undefined ? x : Math.round(x *
 // ---------------------------------------------------------------------------
 // The wire protocol, raw
 
-export const KIND = { CONTROL: 0x01, DATA: 0x02 };
+export { KIND, frame };
 export { PROTOCOL_VERSION as PROTOCOL };
-
-export function frame(kind, payload) {
-  const body = Buffer.isBuffer(payload) ? payload : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
-  const head = Buffer.allocUnsafe(5);
-  head.writeUInt8(kind, 0);
-  head.writeUInt32BE(body.length, 1);
-  return Buffer.concat([head, body]);
-}
 
 export const control = (message) => frame(KIND.CONTROL, message);
 export const helloFrame = (version = '0.0.0-test') => control({ type: 'hello', protocol: PROTOCOL_VERSION, version });

@@ -54,12 +54,13 @@
 import assert from 'node:assert/strict';
 import { PROTOCOL_VERSION } from '../../dist/protocol/messages.js';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PtyTerm } from './pty-term.mjs';
+import { FRAME, encodeFrame } from './requests.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /**
@@ -178,16 +179,7 @@ export async function terminate(pid, { first = 'SIGTERM', graceMs = 2000 } = {})
 // ---------------------------------------------------------------------------
 // Raw protocol access (for tests that talk to the socket directly)
 
-/** Frame kinds of the tshpool socket: kind byte, u32 big-endian length, payload. */
-export const FRAME = { CONTROL: 0x01, DATA: 0x02 };
-
-export function encodeFrame(kind, payload) {
-  const body = Buffer.isBuffer(payload) ? payload : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
-  const head = Buffer.alloc(5);
-  head.writeUInt8(kind, 0);
-  head.writeUInt32BE(body.length, 1);
-  return Buffer.concat([head, body]);
-}
+export { FRAME, encodeFrame };
 
 /** Splits a byte stream into frames; a trailing partial frame is ignored. */
 export function decodeFrames(buf) {
@@ -593,6 +585,9 @@ let readyCounter = 0;
 export function skipWithout(present, why) {
   return present || process.env.CI ? false : why;
 }
+
+/** skipWithout for a program given by its path. */
+export const skipUnless = (file) => skipWithout(existsSync(file), `${file} is not installed`);
 
 /** The default detach keybinding, Ctrl-Space Ctrl-q. */
 export const DETACH = '\x00\x11';

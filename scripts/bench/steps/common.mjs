@@ -17,9 +17,8 @@ export async function ready(term, timeoutMs = READY_TIMEOUT_MS, then = '') {
   return p;
 }
 
-/** Creates a session with a shell, attached to a new terminal, and waits until the shell answers. */
-export async function openShell(tool, sb, name) {
-  const term = tool.attachNew(sb, name);
+/** Waits until the shell in `term` answers; kills the terminal if it does not. */
+async function answering(term) {
   try {
     await ready(term);
   } catch (err) {
@@ -29,17 +28,11 @@ export async function openShell(tool, sb, name) {
   return term;
 }
 
+/** Creates a session with a shell, attached to a new terminal, and waits until the shell answers. */
+export const openShell = (tool, sb, name) => answering(tool.attachNew(sb, name));
+
 /** Attaches a new terminal to an existing session and waits until it answers. */
-export async function attachShell(tool, sb, name) {
-  const term = tool.attach(sb, name);
-  try {
-    await ready(term);
-  } catch (err) {
-    await term.kill();
-    throw err;
-  }
-  return term;
-}
+export const attachShell = (tool, sb, name) => answering(tool.attach(sb, name));
 
 /** Replaces the attached shell with `cat` (cooked mode: the tty echoes each keystroke). */
 export async function execCat(term) {
