@@ -53,6 +53,10 @@ export async function status(conn: DaemonConnection, json: boolean): Promise<num
     `log:      ${s.logFile}`,
     `config:   ${s.config.files.length ? s.config.files.join(', ') : '(defaults, no file)'}, loaded ${formatAge(Date.now() - s.config.loadedAtUnixMs)} ago${s.config.error ? `\n          last reload failed: ${s.config.error}` : ''}`,
   ];
+  const turns = s.floodTurns;
+  if (turns && (turns.current || turns.waiting.length)) {
+    lines.push(`flooding: ${turns.current ?? '-'} (detached, reading)${turns.waiting.length ? `; waiting their turn: ${turns.waiting.join(', ')}` : ''}`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
   const hooks = Object.entries(s.hooks);
   if (hooks.length) {

@@ -18,6 +18,7 @@ import type { DaemonStatus, HookCounters } from '../protocol/messages.js';
 import { checkSocketPathLength, ensurePrivateDir, socketDir, type Paths } from '../paths.js';
 import { VERSION } from '../version.js';
 import { join } from 'node:path';
+import { DetachedTurns } from './detached-turns.js';
 import { EventHub, toSessionEvent } from './events.js';
 import { writeShellIntegration } from './shell-integration.js';
 import { Logger, type LogLevel } from './log.js';
@@ -158,6 +159,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   } catch (err) {
     log.warn('cannot write the shell integration scripts; prompts will not be prefixed', { error: err as Error });
   }
+  const turns = new DetachedTurns();
   const table = new SessionTable({
     log,
     user: { home: process.env.HOME || info.homedir, user: info.username, shell: info.shell || process.env.SHELL || '/bin/sh' },
@@ -169,6 +171,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     },
     integration,
     onEvent,
+    turns,
   });
 
   const status = (): DaemonStatus => {
@@ -193,6 +196,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       hooks,
       hooksInFlight: hookRunner.inFlight,
       config: { ...configState },
+      floodTurns: { current: turns.current?.name ?? null, waiting: turns.queued.map((t) => t.name) },
     };
   };
   const checkHookCommands = (hooks: Record<string, string[]>): string | null => {
@@ -252,6 +256,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         Promise.all(table.all().map((s) => s.kill('kill'))),
         new Promise((r) => setTimeout(r, SHUTDOWN_SESSIONS_WAIT_MS)),
       ]);
+      turns.dispose();
       // A socket systemd passed us is systemd's to remove.
       if (activatedFd === null) await unlink(paths.socket).catch(() => undefined);
       // Let the sessions' last hooks run (bounded), e.g. a wrapper's telemetry of the shutdown.

@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { HookEvent } from '../hooks/hooks.js';
 import { createSpool } from '../restore/create-spool.js';
 import type { Logger } from './log.js';
+import type { DetachedTurns } from './detached-turns.js';
 import { SessionDir } from './session-dir.js';
 import { Session } from './session.js';
 import { buildSpawnSpec, type SpawnSpec, type UserInfo } from './shell-env.js';
@@ -60,6 +61,7 @@ export class SessionTable {
       baseEnv: Record<string, string>;
       integration: IntegrationPaths | null;
       onEvent: (event: HookEvent, session: Session) => void;
+      turns: DetachedTurns;
     },
   ) {}
 
@@ -127,6 +129,7 @@ export class SessionTable {
       makeSpool: (size, reply) => createSpool(config.session_restore_mode, { ...size, scrollbackLines: config.output_spool_lines, reply }),
       log: this.deps.log,
       onEvent: this.deps.onEvent,
+      turns: this.deps.turns,
       onEnded: (s) => {
         if (this.sessions.get(s.name) === s) this.sessions.delete(s.name);
         const removal = s.dir

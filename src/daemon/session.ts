@@ -18,6 +18,7 @@ import type { SessionDir } from './session-dir.js';
 import type { SpawnSpec } from './shell-env.js';
 import { installWriteBackoff } from './pty-write-backoff.js';
 import { installExitDrain } from './pty-exit-drain.js';
+import type { DetachedTurns, TurnTaker } from './detached-turns.js';
 
 /** setTimeout's limit is 2^31-1 ms (~24.8 days); longer TTLs are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -43,9 +44,11 @@ export interface SessionOptions {
   onEvent: (event: HookEvent, session: Session) => void;
   /** Called once when the shell is gone, before shell_disconnect is emitted. */
   onEnded: (session: Session) => void;
+  /** Shared by the daemon's sessions: while detached, a flooding session takes turns (detached-turns.ts). */
+  turns: DetachedTurns;
 }
 
-export class Session {
+export class Session implements TurnTaker {
   readonly name: string;
   readonly hookCommands: Record<string, string[]>;
   readonly dir: SessionDir;
@@ -69,6 +72,10 @@ export class Session {
   private ended = false;
   /** The program exited and its remaining output is being read: nothing may pause the pty now. */
   private exiting = false;
+  /** The attached client's terminal is behind (client-link.ts). */
+  private clientHold = false;
+  /** Detached and flooding while another detached session has the turn (detached-turns.ts). */
+  private turnHold = false;
   private readonly endWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: SessionOptions) {
@@ -95,7 +102,7 @@ export class Session {
     if (!installWriteBackoff(this.pty)) this.log.debug('node-pty internals changed; input retries are upstream\'s', { session: this.name });
     const drains = installExitDrain(this.pty, () => {
       this.exiting = true;
-      this.pty.resume();
+      this.applyHolds();
     });
     if (!drains) this.log.debug('node-pty internals changed; an exited program\'s output is read for 200 ms only', { session: this.name });
     // With encoding: null node-pty hands out Buffers; its typings still say string.
@@ -142,6 +149,7 @@ export class Session {
    */
   attach(link: ClientLink, cols: number, rows: number, reattach: boolean): void {
     this.client = link;
+    this.opts.turns.leave(this);
     this.lastConnectedAt = Date.now();
     const resized = this.resize(cols, rows);
     link.setPacer((hold) => this.holdOutput(link, hold));
@@ -158,6 +166,7 @@ export class Session {
   /** Adds a read-only viewer: it gets the restored screen, then live output. */
   addViewer(link: ClientLink): void {
     this.viewers.add(link);
+    this.opts.turns.leave(this);
     link.socket.once('close', () => this.viewers.delete(link));
     void link.restore();
   }
@@ -173,8 +182,20 @@ export class Session {
 
   /** Stops (or restarts) reading the program's output while the attached client's terminal catches up. */
   private holdOutput(link: ClientLink, hold: boolean): void {
-    if (this.ended || this.exiting || this.client !== link) return;
-    if (hold) this.pty.pause();
+    if (this.client !== link) return;
+    this.clientHold = hold;
+    this.applyHolds();
+  }
+
+  setTurnHold(hold: boolean): void {
+    this.turnHold = hold;
+    this.applyHolds();
+  }
+
+  /** Reads the pty unless a hold applies; an exited program's output is always read to its end. */
+  private applyHolds(): void {
+    if (this.ended) return;
+    if (!this.exiting && (this.clientHold || this.turnHold)) this.pty.pause();
     else this.pty.resume();
   }
 
@@ -182,7 +203,8 @@ export class Session {
     const link = this.client;
     if (!link) return;
     this.client = null;
-    if (!this.ended) this.pty.resume();
+    this.clientHold = false;
+    this.applyHolds();
     this.lastDisconnectedAt = Date.now();
     this.event('client_disconnect', { clientPid: link.pid, reason });
   }
@@ -244,7 +266,8 @@ export class Session {
 
   private onOutput(data: Buffer): void {
     this.spool.write(data);
-    this.client?.sendOutput(data);
+    if (this.client) this.client.sendOutput(data);
+    else if (this.viewers.size === 0) this.opts.turns.onOutput(this, data.length);
     for (const viewer of this.viewers) viewer.sendOutput(data);
   }
 
@@ -311,6 +334,7 @@ export class Session {
     }
     for (const viewer of this.viewers) viewer.end({ type: 'exit', exitCode, signal: signal || null });
     this.viewers.clear();
+    this.opts.turns.leave(this);
     this.opts.onEnded(this);
     this.event('shell_disconnect', { reason, exitCode, ...(signal ? { signal } : {}) });
     for (const resolve of this.endWaiters.splice(0)) resolve();

@@ -124,6 +124,11 @@ export interface DaemonStatus {
   /** Hook calls currently running or queued (config commands). */
   hooksInFlight: number;
   config: { files: string[]; loadedAtUnixMs: number; error: string | null };
+  /**
+   * Detached sessions flooding output take turns: the one reading now and those
+   * paused until theirs, in order. Absent from older daemons.
+   */
+  floodTurns?: { current: string | null; waiting: string[] };
 }
 
 export interface SessionInfo {

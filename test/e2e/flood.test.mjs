@@ -50,3 +50,42 @@ test('a SIGSTOPped client during a flood blocks neither its shell, nor another s
   assert.equal(flooder.exit, null);
   assert.equal((await sb.session('flood')).client_pid, flooder.pid);
 });
+
+/** `tshpool status --json`'s floodTurns. */
+async function floodTurns(sb) {
+  return JSON.parse((await sb.runOk(['status', '--json'])).stdout).floodTurns;
+}
+
+test('detached floods take turns, all finish with their output recorded, and attaching or viewing a waiting one lets it flow at once', async (t) => {
+  const sb = await makeSandbox(t);
+  const names = ['f1', 'f2', 'f3'];
+  for (const name of names) await sb.runOk(['attach', '-b', '-c', `bash -c 'seq 1 400000; echo END-${name}; exec sleep 600'`, name]);
+  // While they flood, one reads and the others wait their turn.
+  await waitUntil(async () => (await floodTurns(sb)).waiting.length > 0, { timeout: 20_000, message: 'a flooder to wait its turn' });
+  const turns = await floodTurns(sb);
+  assert.equal(new Set([turns.current, ...turns.waiting].filter(Boolean)).size, turns.waiting.length + (turns.current ? 1 : 0));
+  assert.match((await sb.runOk(['status'])).stdout, /^flooding: .*waiting their turn: /m);
+  // Every flood completes, and each restore screen has its last lines.
+  for (const name of names) {
+    await waitUntil(async () => (await sb.runOk(['capture', name])).stdout.includes(`END-${name}`), { timeout: 90_000, message: `${name} to finish` });
+    assert.match((await sb.runOk(['capture', name])).stdout, new RegExp(`^400000\\nEND-${name}$`, 'm'));
+  }
+  await waitUntil(async () => (await floodTurns(sb)).current === null, { message: 'the turns to end with the floods' });
+
+  // Endless floods: whichever one waits, attaching it (or viewing it) resumes it at once.
+  for (const name of ['y1', 'y2', 'y3']) await sb.runOk(['attach', '-b', '-c', 'yes', name]);
+  const waitingOne = async () => {
+    await waitUntil(async () => (await floodTurns(sb)).waiting.length >= 2, { timeout: 20_000, message: 'two flooders waiting' });
+    return (await floodTurns(sb)).waiting[0];
+  };
+  const attached = await waitingOne();
+  const term = sb.spawnTerm(['attach', attached]);
+  const before = term.output.length;
+  await waitUntil(() => term.output.length - before > 200_000, { timeout: 20_000, message: `${attached}'s output to flow to its client` });
+  assert.ok(!(await floodTurns(sb)).waiting.includes(attached));
+  const viewed = (await floodTurns(sb)).waiting[0];
+  const view = sb.spawnTerm(['view', viewed]);
+  await waitUntil(() => view.output.length > 200_000, { timeout: 20_000, message: `${viewed}'s output to flow to its viewer` });
+  assert.ok(!(await floodTurns(sb)).waiting.includes(viewed));
+  await sb.runOk(['kill', 'f1', 'f2', 'f3', 'y1', 'y2', 'y3']);
+});
