@@ -10,10 +10,13 @@
  * by accident (its one server thread is the bottleneck, its panes' programs
  * wait); here it is on purpose, and bounded:
  *
- * - A detached session reading less than TURN_LIGHT_BYTES per TURN_WINDOW_MS
- *   (2.5 MB/s) is never held: prompts, builds and logs go at their own pace.
- * - One reading more becomes the flooder if there is none (a single detached
- *   flood drains at full speed), else it is paused and queued.
+ * - Nothing is held while detached sessions together read less than
+ *   TURN_HEAVY_TOTAL_BYTES per TURN_WINDOW_MS (2.5 MB/s), nor a session that
+ *   reads less than TURN_BUSY_BYTES per window (160 KB/s): prompts, builds and
+ *   logs go at their own pace. The total matters, not each session's rate: 20
+ *   floods sharing the CPU each read only ~1.5 MB/s.
+ * - Past that, a busy session becomes the flooder if there is none (a single
+ *   detached flood drains at full speed), else it is paused and queued.
  * - The flooder passes the turn after TURN_SLICE_MS when someone waits, or at
  *   once after a quiet window.
  * - Sessions with a client or a viewer take no part (Session calls leave()), and
@@ -23,8 +26,10 @@
  * other flooders sleep instead of competing for the CPU the user types on.
  */
 
-/** Bytes a detached session may read per window without taking part in turns. */
-export const TURN_LIGHT_BYTES = 256 * 1024;
+/** Detached sessions together may read this much per window before turns start. */
+export const TURN_HEAVY_TOTAL_BYTES = 256 * 1024;
+/** A session reading less than this per window never takes part in turns. */
+export const TURN_BUSY_BYTES = 16 * 1024;
 /** The window over which a detached session's output rate is judged. */
 export const TURN_WINDOW_MS = 100;
 /** How long the flooder reads before passing the turn to a waiting one. */
@@ -39,6 +44,8 @@ export interface TurnTaker {
 export class DetachedTurns {
   /** Bytes read by each detached session in the current window. */
   private readonly windowBytes = new Map<TurnTaker, number>();
+  /** Their sum. */
+  private totalBytes = 0;
   private flooder: TurnTaker | null = null;
   private flooderSince = 0;
   /** Paused flooders, first to resume first. */
@@ -51,8 +58,10 @@ export class DetachedTurns {
   onOutput(taker: TurnTaker, bytes: number): void {
     const total = (this.windowBytes.get(taker) ?? 0) + bytes;
     this.windowBytes.set(taker, total);
+    this.totalBytes += bytes;
     this.arm();
-    if (total < TURN_LIGHT_BYTES || taker === this.flooder || this.waiting.includes(taker)) return;
+    if (total < TURN_BUSY_BYTES || this.totalBytes < TURN_HEAVY_TOTAL_BYTES) return;
+    if (taker === this.flooder || this.waiting.includes(taker)) return;
     if (this.flooder === null) {
       this.flooder = taker;
       this.flooderSince = this.now();
@@ -99,6 +108,7 @@ export class DetachedTurns {
       }
     }
     this.windowBytes.clear();
+    this.totalBytes = 0;
     this.passTurn();
     if (this.flooder || this.waiting.length > 0) this.arm();
   }
@@ -124,5 +134,6 @@ export class DetachedTurns {
     for (const taker of this.waiting.splice(0)) taker.setTurnHold(false);
     this.flooder = null;
     this.windowBytes.clear();
+    this.totalBytes = 0;
   }
 }

@@ -4,7 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DetachedTurns, TURN_LIGHT_BYTES, TURN_SLICE_MS, TURN_WINDOW_MS } from '../../dist/daemon/detached-turns.js';
+import { DetachedTurns, TURN_BUSY_BYTES, TURN_HEAVY_TOTAL_BYTES, TURN_SLICE_MS, TURN_WINDOW_MS } from '../../dist/daemon/detached-turns.js';
+
+/** What one read of a pty returns at most. */
+const CHUNK_BYTES = 4096;
 
 function setup() {
   let now = 0;
@@ -13,22 +16,44 @@ function setup() {
     const t = { name, held: false, changes: 0, setTurnHold(hold) { this.held = hold; this.changes++; } };
     return t;
   };
-  /** One window passes: each flooding taker that is not held reads `bytes`, then the window ends. */
-  const windowPasses = (floods, bytes = TURN_LIGHT_BYTES) => {
-    for (const t of floods) if (!t.held) turns.onOutput(t, bytes);
+  /** One window passes: each taker that is not held reads `bytes` in pty-sized chunks, interleaved, then the window ends. */
+  const windowPasses = (floods, bytes = TURN_HEAVY_TOTAL_BYTES) => {
+    for (let done = 0; done < bytes; done += CHUNK_BYTES) {
+      for (const t of floods) if (!t.held) turns.onOutput(t, Math.min(CHUNK_BYTES, bytes - done));
+    }
     now += TURN_WINDOW_MS;
     turns.tick();
   };
   return { turns, taker, windowPasses, advance: (ms) => (now += ms) };
 }
 
-test('light detached output is never held, however many sessions print', (t) => {
+test('nothing is held while detached output is light in total, or from a session that is not busy', (t) => {
   const { turns, taker, windowPasses } = setup();
   t.after(() => turns.dispose());
-  const sessions = Array.from({ length: 10 }, (_, i) => taker(`s${i}`));
-  for (let w = 0; w < 20; w++) windowPasses(sessions, TURN_LIGHT_BYTES - 1);
-  assert.deepEqual(sessions.filter((s) => s.changes > 0), []);
-  assert.equal(turns.current, null);
+  // Several sessions printing at a busy rate, but little in total.
+  const few = Array.from({ length: 3 }, (_, i) => taker(`s${i}`));
+  const share = Math.floor((TURN_HEAVY_TOTAL_BYTES - 1) / few.length);
+  assert.ok(share >= TURN_BUSY_BYTES);
+  for (let w = 0; w < 20; w++) windowPasses(few, share);
+  // A heavy flood and, beside it, sessions that are not busy.
+  const flood = taker('flood');
+  const quiet = Array.from({ length: 10 }, (_, i) => taker(`q${i}`));
+  for (let w = 0; w < 20; w++) {
+    windowPasses(quiet, TURN_BUSY_BYTES - 1);
+    windowPasses([flood]);
+  }
+  assert.deepEqual([...few, flood, ...quiet].filter((s) => s.changes > 0), []);
+  assert.equal(turns.current, flood);
+});
+
+test('many floods that each read little (they share the CPU) still take turns', (t) => {
+  const { turns, taker, windowPasses } = setup();
+  t.after(() => turns.dispose());
+  const floods = Array.from({ length: 20 }, (_, i) => taker(`f${i}`));
+  // ~1.5 MB/s each: under any per-session threshold that would let a single flood run free.
+  windowPasses(floods, TURN_BUSY_BYTES * 2);
+  assert.equal(floods.filter((s) => !s.held).length, 1);
+  assert.equal(turns.queued.length, 19);
 });
 
 test('a single flooder is never held (a detached flood drains at full speed)', (t) => {
@@ -62,13 +87,13 @@ test('flooders take turns: one reads, the others wait, each gets its slice in or
 test('a flooder that goes quiet passes the turn at the end of that window', (t) => {
   const { turns, taker, windowPasses } = setup();
   t.after(() => turns.dispose());
-  const [a, b] = [taker('a'), taker('b')];
-  windowPasses([a, b]);
-  assert.equal(turns.current, a);
-  assert.equal(b.held, true);
-  windowPasses([]); // a printed nothing
-  assert.equal(turns.current, b);
-  assert.equal(b.held, false);
+  windowPasses([taker('a'), taker('b')]);
+  const [first, second] = [turns.current, turns.queued[0]];
+  assert.equal(second.held, true);
+  windowPasses([]); // the flooder printed nothing
+  assert.equal(turns.current, second);
+  assert.equal(second.held, false);
+  assert.equal(first.held, false);
   windowPasses([]);
   assert.equal(turns.current, null);
 });
