@@ -7,7 +7,7 @@ import { FrameDecoder, FrameKind, ProtocolError, encodeControl, encodeData } fro
 import { PROTOCOL_VERSION, parseReply, type Reply, type Request } from '../protocol/messages.js';
 import { checkSocketPathLength, ensurePrivateDir, socketDir, type Paths } from '../paths.js';
 import { VERSION } from '../version.js';
-import { startDaemon, type DaemonLaunch } from './daemonize.js';
+import type { DaemonLaunch } from './daemonize.js';
 import { UserError } from './errors.js';
 
 type ConnectError = NodeJS.ErrnoException & { code?: string };
@@ -194,6 +194,8 @@ export async function connect(opts: ConnectOptions): Promise<DaemonConnection> {
     if (code === 'ECONNREFUSED') {
       opts.notice('the previous tshpool daemon is gone (stale socket); its sessions were lost. Starting a new daemon.');
     }
+    // Loaded only here: child_process and the start-up polling cost every command ~4 ms otherwise.
+    const { startDaemon } = await import('./daemonize.js');
     socket = await startDaemon(paths, opts.launch, tryConnect);
   }
   const c = new DaemonConnection(socket);

@@ -270,3 +270,25 @@ test('a session whose shell exits while nobody is attached is removed at once', 
   assert.equal((await sb.run(['attach', '-b', '-c', 'sleep 30', 'long'])).code, 0);
   await sb.waitForList((l) => l.length === 1 && l[0].name === 'long', { timeout: 5000 });
 });
+
+test('list answers the same on its quick path (no global option) and through the full command line', async (t) => {
+  const sb = await makeSandbox(t);
+  // No daemon yet: the quick path steps aside and the full one reports (or auto-starts).
+  const none = await sb.run(['--no-daemonize', 'list']);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no daemon is running/);
+  for (const n of ['bb', 'aa']) await sb.runOk(['attach', '-b', n]);
+  for (const args of [['list'], ['ls'], ['list', '--json'], ['ls', '--names'], ['list', '--names', '--json']]) {
+    const quick = await sb.runOk(args);
+    const full = await sb.runOk(['--socket', sb.socketPath, ...args]);
+    // The STARTED column may tick over between the two.
+    const same = (out) => out.replace(/\d+[smhd] ago/g, 'AGE');
+    assert.equal(same(quick.stdout), same(full.stdout), args.join(' '));
+    assert.equal(quick.stderr, '');
+  }
+  // Anything else the quick path does not know goes to the full command line.
+  assert.match((await sb.runOk(['list', '--help'])).stdout, /^Usage: tshpool list/m);
+  const bad = await sb.run(['list', '--bogus']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown option '--bogus'/);
+});
