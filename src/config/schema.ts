@@ -60,6 +60,8 @@ export interface Config {
    * through the client; false makes the client relay every byte.
    */
   terminal_handoff: boolean;
+  /** Detached sessions that flood output take turns (src/daemon/detached-turns.ts); false reads them all at full speed. */
+  detached_flood_turns: boolean;
 }
 
 export type RestoreMode = 'screen' | 'simple' | { lines: number };
@@ -80,6 +82,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   prompt_prefix: 'tshpool:$TSHPOOL_SESSION_NAME ',
   nosymlink_ssh_auth_sock: false,
   terminal_handoff: true,
+  detached_flood_turns: true,
 });
 
 /** A checker turns a raw TOML value into the typed value, or throws a TypeProblem naming the sub-key. */
@@ -212,6 +215,7 @@ export const KEYS: { [K in keyof Config]: Checker<Config[K]> } = {
   prompt_prefix: string,
   nosymlink_ssh_auth_sock: boolean,
   terminal_handoff: boolean,
+  detached_flood_turns: boolean,
 };
 
 /** Shared checkers for keys that later modules add. */

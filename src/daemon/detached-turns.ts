@@ -52,10 +52,18 @@ export class DetachedTurns {
   private readonly waiting: TurnTaker[] = [];
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(
+    /** Config `detached_flood_turns`, read on every chunk so a reload applies at once. */
+    private readonly enabled: () => boolean = () => true,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** A session with no client and no viewer read `bytes` from its pty. */
   onOutput(taker: TurnTaker, bytes: number): void {
+    if (!this.enabled()) {
+      if (this.flooder || this.waiting.length > 0) this.dispose();
+      return;
+    }
     const total = (this.windowBytes.get(taker) ?? 0) + bytes;
     this.windowBytes.set(taker, total);
     this.totalBytes += bytes;

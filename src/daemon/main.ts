@@ -159,7 +159,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   } catch (err) {
     log.warn('cannot write the shell integration scripts; prompts will not be prefixed', { error: err as Error });
   }
-  const turns = new DetachedTurns();
+  const turns = new DetachedTurns(() => config.detached_flood_turns);
   const table = new SessionTable({
     log,
     user: { home: process.env.HOME || info.homedir, user: info.username, shell: info.shell || process.env.SHELL || '/bin/sh' },

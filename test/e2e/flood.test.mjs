@@ -89,3 +89,16 @@ test('detached floods take turns, all finish with their output recorded, and att
   assert.ok(!(await floodTurns(sb)).waiting.includes(viewed));
   await sb.runOk(['kill', 'f1', 'f2', 'f3', 'y1', 'y2', 'y3']);
 });
+
+test('detached_flood_turns = false lets detached floods run side by side; turning it back on (a config reload) starts turns', async (t) => {
+  const sb = await makeSandbox(t, { config: 'detached_flood_turns = false\n' });
+  for (const name of ['y1', 'y2', 'y3']) await sb.runOk(['attach', '-b', '-c', 'yes', name]);
+  // Absence can only be observed over a while: a dozen looks over ~1 s of flooding.
+  for (let i = 0; i < 12; i++) {
+    assert.deepEqual(await floodTurns(sb), { current: null, waiting: [] });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  sb.writeConfig('detached_flood_turns = true\n');
+  await waitUntil(async () => (await floodTurns(sb)).waiting.length > 0, { timeout: 20_000, message: 'turns to start after the reload' });
+  await sb.runOk(['kill', 'y1', 'y2', 'y3']);
+});

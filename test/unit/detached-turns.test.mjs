@@ -11,7 +11,8 @@ const CHUNK_BYTES = 4096;
 
 function setup() {
   let now = 0;
-  const turns = new DetachedTurns(() => now);
+  let enabled = true;
+  const turns = new DetachedTurns(() => enabled, () => now);
   const taker = (name) => {
     const t = { name, held: false, changes: 0, setTurnHold(hold) { this.held = hold; this.changes++; } };
     return t;
@@ -24,7 +25,7 @@ function setup() {
     now += TURN_WINDOW_MS;
     turns.tick();
   };
-  return { turns, taker, windowPasses, advance: (ms) => (now += ms) };
+  return { turns, taker, windowPasses, setEnabled: (on) => (enabled = on) };
 }
 
 test('nothing is held while detached output is light in total, or from a session that is not busy', (t) => {
@@ -118,4 +119,18 @@ test('dispose() releases every waiting session', () => {
   windowPasses([a, b, c]);
   turns.dispose();
   assert.deepEqual([a.held, b.held, c.held], [false, false, false]);
+});
+
+test('detached_flood_turns = false: nobody is held, and turning it off releases the waiting at once', (t) => {
+  const { turns, taker, windowPasses, setEnabled } = setup();
+  t.after(() => turns.dispose());
+  const floods = [taker('a'), taker('b'), taker('c')];
+  windowPasses(floods);
+  assert.equal(turns.queued.length, 2);
+  setEnabled(false);
+  windowPasses(floods);
+  assert.deepEqual(floods.map((f) => f.held), [false, false, false]);
+  assert.equal(turns.current, null);
+  for (let w = 0; w < 5; w++) windowPasses(floods);
+  assert.deepEqual(floods.map((f) => f.held), [false, false, false]);
 });
