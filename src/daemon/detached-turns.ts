@@ -61,7 +61,7 @@ export class DetachedTurns {
   /** A session with no client and no viewer read `bytes` from its pty. */
   onOutput(taker: TurnTaker, bytes: number): void {
     if (!this.enabled()) {
-      if (this.flooder || this.waiting.length > 0) this.dispose();
+      if (this.flooder || this.waiting.length > 0) this.releaseAll();
       return;
     }
     const total = (this.windowBytes.get(taker) ?? 0) + bytes;
@@ -137,6 +137,11 @@ export class DetachedTurns {
   }
 
   dispose(): void {
+    this.releaseAll();
+  }
+
+  /** Everyone reads freely and nothing is counted; turns start afresh on the next heavy window. */
+  private releaseAll(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     for (const taker of this.waiting.splice(0)) taker.setTurnHold(false);
