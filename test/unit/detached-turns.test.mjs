@@ -9,10 +9,12 @@ import { DetachedTurns, TURN_BUSY_BYTES, TURN_HEAVY_TOTAL_BYTES, TURN_SLICE_MS, 
 /** What one read of a pty returns at most. */
 const CHUNK_BYTES = 4096;
 
-function setup() {
+/** A DetachedTurns on a manual clock, disposed when test `t` ends. */
+function setup(t) {
   let now = 0;
   let enabled = true;
   const turns = new DetachedTurns(() => enabled, () => now);
+  t.after(() => turns.dispose());
   const taker = (name) => {
     const t = { name, held: false, changes: 0, setTurnHold(hold) { this.held = hold; this.changes++; } };
     return t;
@@ -29,8 +31,7 @@ function setup() {
 }
 
 test('nothing is held while detached output is light in total, or from a session that is not busy', (t) => {
-  const { turns, taker, windowPasses } = setup();
-  t.after(() => turns.dispose());
+  const { turns, taker, windowPasses } = setup(t);
   // Several sessions printing at a busy rate, but little in total.
   const few = Array.from({ length: 3 }, (_, i) => taker(`s${i}`));
   const share = Math.floor((TURN_HEAVY_TOTAL_BYTES - 1) / few.length);
@@ -48,8 +49,7 @@ test('nothing is held while detached output is light in total, or from a session
 });
 
 test('many floods that each read little (they share the CPU) still take turns', (t) => {
-  const { turns, taker, windowPasses } = setup();
-  t.after(() => turns.dispose());
+  const { turns, taker, windowPasses } = setup(t);
   const floods = Array.from({ length: 20 }, (_, i) => taker(`f${i}`));
   // ~1.5 MB/s each: under any per-session threshold that would let a single flood run free.
   windowPasses(floods, TURN_BUSY_BYTES * 2);
@@ -58,8 +58,7 @@ test('many floods that each read little (they share the CPU) still take turns', 
 });
 
 test('a single flooder is never held (a detached flood drains at full speed)', (t) => {
-  const { turns, taker, windowPasses } = setup();
-  t.after(() => turns.dispose());
+  const { turns, taker, windowPasses } = setup(t);
   const a = taker('a');
   for (let w = 0; w < 50; w++) windowPasses([a]);
   assert.equal(a.changes, 0);
@@ -67,8 +66,7 @@ test('a single flooder is never held (a detached flood drains at full speed)', (
 });
 
 test('flooders take turns: one reads, the others wait, each gets its slice in order', (t) => {
-  const { turns, taker, windowPasses } = setup();
-  t.after(() => turns.dispose());
+  const { turns, taker, windowPasses } = setup(t);
   const [a, b, c] = [taker('a'), taker('b'), taker('c')];
   windowPasses([a, b, c]);
   assert.equal(turns.current, a);
@@ -86,8 +84,7 @@ test('flooders take turns: one reads, the others wait, each gets its slice in or
 });
 
 test('a flooder that goes quiet passes the turn at the end of that window', (t) => {
-  const { turns, taker, windowPasses } = setup();
-  t.after(() => turns.dispose());
+  const { turns, taker, windowPasses } = setup(t);
   windowPasses([taker('a'), taker('b')]);
   const [first, second] = [turns.current, turns.queued[0]];
   assert.equal(second.held, true);
@@ -100,8 +97,7 @@ test('a flooder that goes quiet passes the turn at the end of that window', (t) 
 });
 
 test('leave() releases a waiting session at once and hands on the turn of a leaving flooder', (t) => {
-  const { turns, taker, windowPasses } = setup();
-  t.after(() => turns.dispose());
+  const { turns, taker, windowPasses } = setup(t);
   const [a, b, c] = [taker('a'), taker('b'), taker('c')];
   windowPasses([a, b, c]);
   turns.leave(c); // attached while waiting
@@ -113,8 +109,8 @@ test('leave() releases a waiting session at once and hands on the turn of a leav
   assert.deepEqual(turns.queued, []);
 });
 
-test('dispose() releases every waiting session', () => {
-  const { turns, taker, windowPasses } = setup();
+test('dispose() releases every waiting session', (t) => {
+  const { turns, taker, windowPasses } = setup(t);
   const [a, b, c] = [taker('a'), taker('b'), taker('c')];
   windowPasses([a, b, c]);
   turns.dispose();
@@ -122,8 +118,7 @@ test('dispose() releases every waiting session', () => {
 });
 
 test('detached_flood_turns = false: nobody is held, and turning it off releases the waiting at once', (t) => {
-  const { turns, taker, windowPasses, setEnabled } = setup();
-  t.after(() => turns.dispose());
+  const { turns, taker, windowPasses, setEnabled } = setup(t);
   const floods = [taker('a'), taker('b'), taker('c')];
   windowPasses(floods);
   assert.equal(turns.queued.length, 2);
