@@ -7,7 +7,11 @@ import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { loadConfig, ConfigError, type ConfigSources, type LoadedConfig } from './config/load.js';
 import { DEFAULT_CONFIG, HOOK_COMMAND_NAMES, type Config } from './config/schema.js';
-import type { Hooks } from './hooks/hooks.js';
+import { HOOK_METHODS, type Hooks } from './hooks/hooks.js';
+import { ENV_HOOK_HOST } from './protocol/hook-host.js';
+import { SESSION_EVENTS, SESSION_EVENT_TYPES, type SessionEventType } from './protocol/events.js';
+import type { DaemonLaunch } from './client/daemonize.js';
+import { resolve as resolvePath } from 'node:path';
 import { resolvePaths, SYSTEM_CONFIG_PATH, userConfigPath, PathError, type Paths } from './paths.js';
 import { sessionNameProblem } from './protocol/names.js';
 import { parseDuration } from './util/duration.js';
@@ -73,7 +77,8 @@ function checkName(name: string): string {
 class Context {
   constructor(
     readonly global: GlobalOptions,
-    readonly hooks: Hooks,
+    /** A wrapper's hook host command (node, its flags, the script); null for plain tshpool. */
+    readonly hookHost: string[] | null,
   ) {}
 
   get paths(): Paths {
@@ -88,6 +93,10 @@ class Context {
     const loaded = loadConfig(this.configSources);
     if (!quiet) loaded.warnings.forEach(warn);
     return loaded;
+  }
+
+  launch(): DaemonLaunch {
+    return { globalArgs: this.globalArgs(), hookHost: this.hookHost };
   }
 
   /** Options a daemon started by this client must see too. */
@@ -119,7 +128,7 @@ class Context {
     return connect({
       paths: this.paths,
       autoStart: this.global.daemonize && !config.nodaemonize,
-      launch: { script: process.argv[1]!, globalArgs: this.globalArgs() },
+      launch: this.launch(),
       notice: (m) => process.stderr.write(`tshpool: ${m}\n`),
     });
   }
@@ -135,10 +144,10 @@ class Context {
   }
 }
 
-function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Command {
+function buildProgram(hookHost: string[] | null, setResult: (p: Promise<number>) => void): Command {
   const program = new commander.Command('tshpool');
   let ctx: Context;
-  const context = (): Context => (ctx ??= new Context(program.opts<GlobalOptions>(), hooks));
+  const context = (): Context => (ctx ??= new Context(program.opts<GlobalOptions>(), hookHost));
   const run = (fn: () => Promise<number> | number): void => setResult(Promise.resolve().then(fn));
 
   program
@@ -162,7 +171,7 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     .option('--ttl <duration>', 'kill the session after this long, e.g. 90s, 30m, 3h, 2d, 1h30m')
     .option('-c, --cmd <command>', 'run this command instead of a shell (split into words like a shell)')
     .option('-d, --dir <dir>', 'start in this directory (. = here; default default_dir or $HOME)')
-    .option('--hook <name=command>', 'run COMMAND on this session\'s NAME event (on_new_session, on_reattach, on_busy, on_client_disconnect, on_shell_disconnect); repeatable', collect, [])
+    .option('--hook <name=command>', `run COMMAND on this session's NAME event (${HOOK_COMMAND_NAMES.join(', ')}); repeatable; added to an existing session`, collect, [])
     .addHelpText(
       'after',
       "\nExamples:\n  tshpool attach main\n  ssh -t host tshpool attach main\n  tshpool attach -b --ttl 2h -c 'make watch' build\n  tshpool attach --hook on_shell_disconnect='notify-send done' build",
@@ -295,14 +304,21 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     .command('events')
     .description('print session events as JSON lines until interrupted')
     .option('--session <name>', 'only events of this session')
+    .option('--type <types>', 'only these event types (comma-separated, or repeat the option)', collect, [])
     .option('--history <n>', 'first replay up to N past events the daemon kept', '0')
-    .addHelpText('after', '\nEvents: session.created, session.attached, session.detached, session.busy, session.removed.\nExample:\n  tshpool events --history 20 | jq .')
-    .action((o: { session?: string; history: string }) =>
+    .option('--since <seq>', 'first replay every kept event after this seq (from a previous run), to see what was missed')
+    .addHelpText('after', `\nEvents:\n${SESSION_EVENT_TYPES.map((t) => `  ${t.padEnd(22)} ${SESSION_EVENTS[t].help}`).join('\n')}\nEvery event has a seq (one more per event): a gap means events were missed.\nExample:\n  tshpool events --history 20 | jq .`)
+    .action((o: { session?: string; history: string; since?: string; type: string[] }) =>
       run(async () => {
         const history = wholeNumber('--history', o.history);
+        const since = o.since === undefined ? null : wholeNumber('--since', o.since);
         const session = o.session === undefined ? null : checkName(o.session);
+        const types = o.type.length ? o.type.flatMap((t) => t.split(',')).map((t) => t.trim()) : null;
+        for (const t of types ?? []) {
+          if (!(SESSION_EVENT_TYPES as string[]).includes(t)) throw new UserError(`unknown event type '${t}' (use ${SESSION_EVENT_TYPES.join(', ')})`, ExitCode.Usage);
+        }
         const { streamEvents } = await import('./client/events.js');
-        return context().with((c) => streamEvents(c, session, history));
+        return context().with((c) => streamEvents(c, { session, history, since, types: types as SessionEventType[] | null }));
       }),
     );
 
@@ -406,6 +422,10 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     .action(() =>
       run(async () => {
         const g = context();
+        if (g.hookHost) {
+          const { runDaemonForWrapper } = await import('./client/daemonize.js');
+          return runDaemonForWrapper(g.launch());
+        }
         const loaded = g.loadConfig(true);
         const { runDaemon } = await import('./daemon/main.js');
         const { levelForVerbosity } = await import('./daemon/log.js');
@@ -414,7 +434,6 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
           loaded,
           configSources: g.configSources,
           logLevel: levelForVerbosity(g.global.verbose),
-          hooks: g.hooks,
         });
         // The daemon is this process: once it stopped, leftover handles (a wrapper's
         // timers, say) must not keep it alive.
@@ -427,10 +446,25 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
   return program;
 }
 
+/**
+ * How the daemon runs a wrapper again as its hook host: this very program with
+ * its Node flags (tsx, --import preloads). Null for plain tshpool or hooks
+ * without a method.
+ */
+function hookHostCommand(hooks: Hooks | undefined): string[] | null {
+  if (!hooks || !HOOK_METHODS.some((m) => typeof hooks[m] === 'function')) return null;
+  const script = process.argv[1];
+  return script ? [process.execPath, ...process.execArgv, resolvePath(script)] : null;
+}
+
 /** Runs the CLI; resolves to the process exit code. Never throws. */
-export async function main(argv: readonly string[], hooks: Hooks = {}): Promise<number> {
+export async function main(argv: readonly string[], hooks?: Hooks): Promise<number> {
+  if (process.env[ENV_HOOK_HOST]) {
+    const { serveHooks } = await import('./client/hook-host.js');
+    return serveHooks(hooks ?? {});
+  }
   let result: Promise<number> | null = null;
-  const program = buildProgram(hooks, (p) => (result = p));
+  const program = buildProgram(hookHostCommand(hooks), (p) => (result = p));
   try {
     // No arguments: a person at a terminal gets the picker; scripts and pipes the help.
     const atTerminal = process.stdin.isTTY === true && process.stdout.isTTY === true && process.env.TERM !== 'dumb';
@@ -464,5 +498,5 @@ export async function main(argv: readonly string[], hooks: Hooks = {}): Promise<
 
 /** The command tree without running anything: for the man page generator (scripts/gen-man.mjs). */
 export function programForDocs(): Command {
-  return buildProgram({}, () => undefined);
+  return buildProgram(null, () => undefined);
 }

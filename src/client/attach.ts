@@ -118,6 +118,8 @@ export async function attach(conn: DaemonConnection, opts: AttachOptions): Promi
         `session '${reply.name}' already has a terminal attached. Use 'tshpool attach -f ${reply.name}' to take it over, or 'tshpool view' to watch.`,
         ExitCode.Busy,
       );
+    case 'refused':
+      throw refusal(reply);
     case 'error':
       throw new UserError(reply.reason);
     default:
@@ -130,6 +132,11 @@ export async function attach(conn: DaemonConnection, opts: AttachOptions): Promi
   return stream(conn, { name: opts.name, config: opts.config, viewer: false, handedOff: reply.handoff }, interactive, early);
 }
 
+/** A decision hook said no: its reason, exit 4. */
+function refusal(reply: { name: string; reason: string }): UserError {
+  return new UserError(`session '${reply.name}' refused: ${reply.reason}`, ExitCode.Refused);
+}
+
 /** `tshpool view NAME`: watch a session read-only. Leave with the detach keys or Ctrl-C. */
 export async function view(conn: DaemonConnection, opts: { name: string; config: Config }): Promise<number> {
   const interactive = process.stdin.isTTY === true;
@@ -139,6 +146,7 @@ export async function view(conn: DaemonConnection, opts: { name: string; config:
     conn.send({ type: 'view', name: opts.name, rows: size.rows, cols: size.cols, clientPid: process.pid, handoff });
   const reply = await request(conn, send, interactive ? handoffOffer(opts.config) : null, early);
   if (reply.type === 'error') throw new UserError(reply.reason);
+  if (reply.type === 'refused') throw refusal(reply);
   if (reply.type !== 'viewing') throw new UserError(`unexpected reply from the daemon: ${reply.type}`);
   return stream(conn, { ...opts, viewer: true, handedOff: reply.handoff }, interactive, early);
 }

@@ -38,6 +38,8 @@ export class DaemonConnection {
   private onClose: (() => void) | null = null;
   daemonVersion = '';
   daemonPid = 0;
+  /** The wrapper whose hooks the daemon runs (its script), null for plain tshpool. */
+  daemonWrapper: string | null = null;
 
   constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => this.onChunk(chunk));
@@ -143,6 +145,7 @@ export class DaemonConnection {
     if (reply.type !== 'hello') throw new UserError(`unexpected reply from the daemon: ${reply.type}`);
     this.daemonVersion = reply.version;
     this.daemonPid = reply.pid;
+    this.daemonWrapper = reply.wrapper ?? null;
   }
 }
 
@@ -200,5 +203,17 @@ export async function connect(opts: ConnectOptions): Promise<DaemonConnection> {
   }
   const c = new DaemonConnection(socket);
   await c.handshake();
+  const mine = opts.launch.hookHost?.at(-1) ?? null;
+  if (mine !== null && c.daemonWrapper !== mine) opts.notice(wrapperMismatch(mine, c, paths));
   return c;
+}
+
+/** A wrapper's client found a daemon that runs other hooks (or none): say so, and how to fix it. */
+function wrapperMismatch(mine: string, c: DaemonConnection, paths: Paths): string {
+  const theirs = c.daemonWrapper ? `the wrapper ${c.daemonWrapper}` : 'plain tshpool (no hooks)';
+  return (
+    `warning: the daemon at ${paths.socket} (pid ${c.daemonPid}) was started by ${theirs}, so this wrapper's hooks (${mine}) ` +
+    `do not run for its sessions. Give this wrapper a socket of its own (--socket PATH or TSHPOOL_SOCKET), ` +
+    `or stop that daemon (kill ${c.daemonPid}; its sessions end) so that this wrapper starts one.`
+  );
 }

@@ -10,6 +10,8 @@ export const ExitCode = {
   Usage: 2,
   /** attach: the session already has a client (use -f). */
   Busy: 3,
+  /** attach/view: a decision hook of the daemon's wrapper refused it (the reason is printed). */
+  Refused: 4,
 } as const;
 
 /** An error whose message is for the user and which maps to an exit code. */

@@ -2,12 +2,22 @@
  * `tshpool events`: prints session events as JSON lines until interrupted.
  * `tshpool status`: the daemon's state and hook counters.
  */
+import type { SessionEventType } from '../protocol/events.js';
+import type { DaemonStatus } from '../protocol/messages.js';
 import type { DaemonConnection } from './connect.js';
 import { ExitCode, UserError } from './errors.js';
 import { formatAge } from '../util/duration.js';
 import { formatTable } from './commands.js';
 
-export function streamEvents(conn: DaemonConnection, session: string | null, history: number): Promise<number> {
+/** What `tshpool events` asks for. */
+export interface EventsQuery {
+  session: string | null;
+  history: number;
+  since: number | null;
+  types: SessionEventType[] | null;
+}
+
+export function streamEvents(conn: DaemonConnection, q: EventsQuery): Promise<number> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (code: number, message?: string): void => {
@@ -33,7 +43,7 @@ export function streamEvents(conn: DaemonConnection, session: string | null, his
       else if (reply.type === 'error') finish(ExitCode.Error, reply.reason);
     });
     conn.setCloseHandler(() => finish(ExitCode.Error, 'the event stream ended: the daemon stopped, or this reader fell too far behind and was dropped'));
-    conn.send({ type: 'events', session, history });
+    conn.send({ type: 'events', session: q.session, history: q.history, since: q.since, types: q.types });
   });
 }
 
@@ -57,12 +67,37 @@ export async function status(conn: DaemonConnection, json: boolean): Promise<num
   if (turns && (turns.current || turns.waiting.length)) {
     lines.push(`flooding: ${turns.current ?? '-'} (detached, reading)${turns.waiting.length ? `; waiting their turn: ${turns.waiting.join(', ')}` : ''}`);
   }
+  lines.push(...hookLines(s));
   process.stdout.write(`${lines.join('\n')}\n`);
   const hooks = Object.entries(s.hooks);
   if (hooks.length) {
-    const rows = [['HOOK', 'CALLS', 'ERRORS', 'TIMEOUTS', 'MEAN MS', 'LAST ERROR']];
-    for (const [name, h] of hooks) rows.push([name, String(h.calls), String(h.errors), String(h.timeouts), h.meanDurationMs.toFixed(1), h.lastError ?? '-']);
+    const rows = [['HOOK', 'CALLS', 'ERRORS', 'TIMEOUTS', 'DROPPED', 'MEAN MS', 'LAST ERROR']];
+    for (const [name, h] of hooks) {
+      rows.push([name, String(h.calls), String(h.errors), String(h.timeouts), String(h.dropped ?? 0), h.meanDurationMs.toFixed(1), h.lastError ?? '-']);
+    }
     process.stdout.write(`\n${formatTable(rows)}`);
   }
   return ExitCode.Ok;
+}
+
+/** The hook host, decisions and event stream lines of `status`. */
+function hookLines(s: DaemonStatus): string[] {
+  const out: string[] = [];
+  const h = s.hookHost;
+  if (h) {
+    const crash = h.lastCrash ? `; last crash ${formatAge(Date.now() - h.lastCrash.atUnixMs)} ago: ${h.lastCrash.cause}` : '';
+    out.push(
+      `hook host: ${h.state}${h.pid ? `, pid ${h.pid}` : ''}, ${h.restarts} restart(s)${crash}`,
+      `           ${h.command.at(-1)}; hooks: ${h.methods.join(', ') || '(none)'}`,
+      `           queued ${h.queued}, running ${h.inFlight}, dropped ${h.dropped}, escaped errors ${h.escapedErrors}, blocking reports ${h.blockedReports}`,
+    );
+  } else if (s.hookHost === null) out.push('hook host: none (plain tshpool: no wrapper hooks)');
+  const d = s.decisions;
+  if (d && d.continued + d.rejected + d.failures > 0) {
+    out.push(`decisions: ${d.continued} continued, ${d.rejected} refused, ${d.failures} failed${d.lastFailure ? ` (last: ${d.lastFailure})` : ''}`);
+  }
+  const e = s.events;
+  if (e) out.push(`events:   last seq ${e.lastSeq}, ${e.subscribers} subscriber(s), ${e.droppedSubscribers} dropped`);
+  if (s.internalErrors) out.push(`internal errors: ${s.internalErrors} (see the log)`);
+  return out;
 }

@@ -3,6 +3,7 @@
  * KEYS plus one field in Config; the loader (load.ts) does the rest.
  */
 import { DEFAULT_FORWARD_ENV } from '../consts.js';
+import { HOOK_COMMAND_NAMES, type HookCommandName } from '../protocol/events.js';
 import { parseDuration } from '../util/duration.js';
 import { parseBinding } from '../util/keys.js';
 import { splitShellWords } from '../util/shell-words.js';
@@ -13,18 +14,26 @@ export interface Keybinding {
   action: KeybindingAction;
 }
 
-/** The hook names usable in `[hooks]` and `attach --hook NAME=CMD`. */
-export const HOOK_COMMAND_NAMES = ['on_new_session', 'on_reattach', 'on_busy', 'on_client_disconnect', 'on_shell_disconnect'] as const;
-export type HookCommandName = (typeof HOOK_COMMAND_NAMES)[number];
+/** The hook names usable in `[hooks]` and `attach --hook NAME=CMD`, from the events table. */
+export { HOOK_COMMAND_NAMES, type HookCommandName } from '../protocol/events.js';
 
 export interface HooksConfig {
   /** Command lines to run per hook (split into words when run; no shell). */
   commands: Partial<Record<HookCommandName, string[]>>;
   /** How long a hook (a wrapper's async hook or a command) may take before it is logged as timed out (and a command killed). */
   timeoutMs: number;
+  /** How long a decision (onBeforeCreate / onBeforeAttach, before_* commands) may take: the user waits for it. */
+  decisionTimeoutMs: number;
+  /** What a decision that failed, timed out or could not be asked means: go on, or refuse. */
+  decisionFailure: 'continue' | 'reject';
+  /** The hook host's V8 heap limit (--max-old-space-size), so a hook that hoards memory ends in a restart, not a swapping machine. */
+  hostHeapLimitMb: number;
 }
 
 export const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
+/** A decision is on the user's path (attach waits for it): 2 s, then decision_failure applies. */
+export const DEFAULT_DECISION_TIMEOUT_MS = 2000;
+export const DEFAULT_HOST_HEAP_LIMIT_MB = 1024;
 
 export interface Config {
   /** Shell to run; null = the user's login shell. */
@@ -76,7 +85,13 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   default_dir: null,
   nodaemonize: false,
   keybinding: [],
-  hooks: { commands: {}, timeoutMs: DEFAULT_HOOK_TIMEOUT_MS },
+  hooks: {
+    commands: {},
+    timeoutMs: DEFAULT_HOOK_TIMEOUT_MS,
+    decisionTimeoutMs: DEFAULT_DECISION_TIMEOUT_MS,
+    decisionFailure: 'continue' as const,
+    hostHeapLimitMb: DEFAULT_HOST_HEAP_LIMIT_MB,
+  },
   session_restore_mode: 'screen',
   output_spool_lines: 1000,
   prompt_prefix: 'tshpool:$TSHPOOL_SESSION_NAME ',
@@ -156,12 +171,21 @@ export function checkCommandLine(line: string): string {
 
 const hooks: Checker<HooksConfig> = (v) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeProblem(`expected a [hooks] table, got ${describe(v)}`);
-  const out: HooksConfig = { commands: {}, timeoutMs: DEFAULT_HOOK_TIMEOUT_MS };
+  const out: HooksConfig = { ...DEFAULT_CONFIG.hooks, commands: {} };
+  const duration = (k: string, x: unknown): number => {
+    const ms = typeof x === 'string' ? parseDuration(x) : null;
+    if (ms === null) throw new TypeProblem(`expected a duration like "30s", got ${describe(x)}`, [k]);
+    return ms;
+  };
   for (const [k, x] of Object.entries(v)) {
-    if (k === 'timeout') {
-      const ms = typeof x === 'string' ? parseDuration(x) : null;
-      if (ms === null) throw new TypeProblem(`expected a duration like "30s", got ${describe(x)}`, [k]);
-      out.timeoutMs = ms;
+    if (k === 'timeout') out.timeoutMs = duration(k, x);
+    else if (k === 'decision_timeout') out.decisionTimeoutMs = duration(k, x);
+    else if (k === 'decision_failure') {
+      if (x !== 'continue' && x !== 'reject') throw new TypeProblem(`expected "continue" or "reject", got ${describe(x)}`, [k]);
+      out.decisionFailure = x;
+    } else if (k === 'host_heap_limit_mb') {
+      if (typeof x !== 'number' || !Number.isInteger(x) || x < 16) throw new TypeProblem(`expected a whole number of MiB (at least 16), got ${describe(x)}`, [k]);
+      out.hostHeapLimitMb = x;
     } else if ((HOOK_COMMAND_NAMES as readonly string[]).includes(k)) {
       const lines = typeof x === 'string' ? [x] : x;
       if (!Array.isArray(lines) || !lines.every((l) => typeof l === 'string')) {
@@ -173,7 +197,7 @@ const hooks: Checker<HooksConfig> = (v) => {
         throw new TypeProblem((err as Error).message, [k]);
       }
     } else {
-      throw new TypeProblem(`unknown hook '${k}' (use ${HOOK_COMMAND_NAMES.join(', ')} or timeout)`, [k]);
+      throw new TypeProblem(`unknown hook '${k}' (use ${HOOK_COMMAND_NAMES.join(', ')}, timeout, decision_timeout, decision_failure or host_heap_limit_mb)`, [k]);
     }
   }
   return out;

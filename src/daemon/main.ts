@@ -9,25 +9,23 @@ import { userInfo } from 'node:os';
 import lockfile from 'proper-lockfile';
 import { ENV_SOCKET, KILL_GRACE_MS, STARTUP_LOCK_STALE_MS } from '../consts.js';
 import type { ConfigSources, LoadedConfig } from '../config/load.js';
-import { checkCommandLine, HOOK_COMMAND_NAMES, type Config, type HookCommandName } from '../config/schema.js';
+import { checkCommandLine, HOOK_COMMAND_NAMES, type Config } from '../config/schema.js';
 import { watchConfig } from '../config/watch.js';
-import { setHookLogSink } from '../hooks/builtin.js';
-import { CommandRunner, COMMAND_NAME_FOR_EVENT } from '../hooks/command-hooks.js';
-import { HookRunner, type HookEvent, type Hooks } from '../hooks/hooks.js';
-import type { DaemonStatus, HookCounters } from '../protocol/messages.js';
+import { ENV_HOOK_HOST_COMMAND } from '../protocol/hook-host.js';
+import type { DaemonStatus } from '../protocol/messages.js';
 import { checkSocketPathLength, ensurePrivateDir, socketDir, type Paths } from '../paths.js';
 import { VERSION } from '../version.js';
 import { join } from 'node:path';
 import { DetachedTurns } from './detached-turns.js';
-import { EventHub, toSessionEvent } from './events.js';
+import { EventHub } from './events.js';
+import { HookHost } from './hook-host.js';
+import { LifecycleDispatcher } from './lifecycle.js';
 import { writeShellIntegration } from './shell-integration.js';
 import { Logger, type LogLevel } from './log.js';
 import { serve } from './server.js';
-import type { Session } from './session.js';
+import type { Session, SessionEventFields } from './session.js';
 import { SessionTable } from './session-table.js';
 
-/** On shutdown, how long running hooks (the sessions' last shell_disconnect) may still finish. */
-const SHUTDOWN_HOOK_GRACE_MS = 2000;
 /** On shutdown, how long to wait for the sessions' shells to end (SIGKILL comes at KILL_GRACE_MS); generous for a loaded machine. */
 const SHUTDOWN_SESSIONS_WAIT_MS = KILL_GRACE_MS + 2500;
 
@@ -37,7 +35,45 @@ export interface DaemonOptions {
   loaded: LoadedConfig;
   configSources: ConfigSources;
   logLevel: LogLevel;
-  hooks: Hooks;
+}
+
+/**
+ * The wrapper's hook host command, from the environment its client started us
+ * with (ENV_HOOK_HOST_COMMAND); null for plain tshpool. Removed from our
+ * environment so that no session inherits it.
+ */
+function hookHostCommand(log: Logger): string[] | null {
+  const raw = process.env[ENV_HOOK_HOST_COMMAND];
+  delete process.env[ENV_HOOK_HOST_COMMAND];
+  if (!raw) return null;
+  try {
+    const argv: unknown = JSON.parse(raw);
+    if (Array.isArray(argv) && argv.length >= 2 && argv.every((a) => typeof a === 'string')) return argv as string[];
+  } catch {
+    // Reported below.
+  }
+  log.error(`ignoring ${ENV_HOOK_HOST_COMMAND}: not a JSON array of at least 2 strings`, { value: raw.slice(0, 200) });
+  return null;
+}
+
+/**
+ * The last line of defence against the daemon's own bugs: an error that escapes
+ * every handler is logged with its stack and counted, and the daemon keeps its
+ * sessions rather than taking every shell down with it.
+ */
+function guardProcess(log: Logger, counter: { internalErrors: number }): () => void {
+  const onError = (kind: string) => (err: unknown): void => {
+    counter.internalErrors++;
+    log.error(`internal error (${kind}); the daemon keeps running`, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  };
+  const uncaught = onError('uncaught exception');
+  const unhandled = onError('unhandled rejection');
+  process.on('uncaughtException', uncaught);
+  process.on('unhandledRejection', unhandled);
+  return () => {
+    process.off('uncaughtException', uncaught);
+    process.off('unhandledRejection', unhandled);
+  };
 }
 
 export class DaemonStartError extends Error {
@@ -104,6 +140,11 @@ const SD_LISTEN_FDS_START = 3;
  * LISTEN_FDS=1 and LISTEN_PID=<our pid>. Returns whether we were handed one.
  */
 function systemdSocket(): number | null {
+  // Passed on by a wrapper's `daemon` (client/daemonize.ts), which systemd activated.
+  if (process.env.TSHPOOL_LISTEN_FD === String(SD_LISTEN_FDS_START)) {
+    delete process.env.TSHPOOL_LISTEN_FD;
+    return SD_LISTEN_FDS_START;
+  }
   if (process.env.LISTEN_FDS !== '1' || process.env.LISTEN_PID !== String(process.pid)) return null;
   // Not for our children (sessions' shells).
   delete process.env.LISTEN_FDS;
@@ -133,24 +174,23 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   let config: Config = opts.loaded.config;
   const configState = { files: opts.loaded.files, loadedAtUnixMs: Date.now(), error: null as string | null };
   const startedAt = Date.now();
-  setHookLogSink((msg, fields) => log.info(msg, fields));
-  const hookRunner = new HookRunner(opts.hooks, log, config.hooks.timeoutMs);
-  const commands = new CommandRunner(log);
+  const guard = { internalErrors: 0 };
+  const unguard = guardProcess(log, guard);
   const events = new EventHub(log);
-  const runCommands = (hook: HookCommandName, lines: readonly string[] | undefined, event: HookEvent): void => {
-    for (const line of lines ?? []) {
-      hookRunner.invokeHook(`${hook} command`, (signal) => commands.run(line, hook, event, signal), event.sessionName);
-    }
-  };
-  const onEvent = (event: HookEvent, session: Session): void => {
-    log.debug('event', { ...event });
-    events.publish(toSessionEvent(event));
-    hookRunner.timeoutMs = config.hooks.timeoutMs;
-    hookRunner.emit(event);
-    const hook = COMMAND_NAME_FOR_EVENT[event.type];
-    runCommands(hook, config.hooks.commands[hook], event);
-    runCommands(hook, session.hookCommands[hook], event);
-  };
+  const hostCommand = hookHostCommand(log);
+  let lifecycle: LifecycleDispatcher | null = null;
+  const host = hostCommand
+    ? new HookHost({
+        command: hostCommand,
+        env: { ...process.env, [ENV_SOCKET]: paths.socket },
+        log,
+        heapLimitMb: config.hooks.hostHeapLimitMb,
+        onReport: (r) => lifecycle?.onHostReport(r),
+      })
+    : null;
+  lifecycle = new LifecycleDispatcher({ log, config: () => config, events, host });
+  const dispatcher = lifecycle;
+  const onEvent = (event: SessionEventFields, session: Session): void => dispatcher.emit(event, session.hookCommands);
   const info = userInfo();
   const runtime = socketDir(paths);
   let integration = null;
@@ -175,16 +215,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   });
 
   const status = (): DaemonStatus => {
-    const hooks: Record<string, HookCounters> = {};
-    for (const [name, st] of hookRunner.stats) {
-      hooks[name] = {
-        calls: st.calls,
-        errors: st.errors,
-        timeouts: st.timeouts,
-        lastError: st.lastError,
-        meanDurationMs: st.calls ? Math.round((st.totalDurationMs / st.calls) * 100) / 100 : 0,
-      };
-    }
     return {
       pid: process.pid,
       version: VERSION,
@@ -193,8 +223,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       sessions: table.size,
       socket: paths.socket,
       logFile: paths.log,
-      hooks,
-      hooksInFlight: hookRunner.inFlight,
+      ...dispatcher.status(),
+      internalErrors: guard.internalErrors,
       config: { ...configState },
       floodTurns: { current: turns.current?.name ?? null, waiting: turns.queued.map((t) => t.name) },
     };
@@ -214,7 +244,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   };
   const server = createServer();
   // Handlers first: a client polling for the socket may connect the moment it listens.
-  serve(server, { log, config: () => config, table, events, status, checkHookCommands });
+  serve(server, { log, config: () => config, table, events, status, checkHookCommands, lifecycle: dispatcher, wrapper: hostCommand?.at(-1) ?? null });
   const activatedFd = systemdSocket();
   try {
     if (activatedFd !== null) {
@@ -225,9 +255,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     }
   } catch (err) {
     log.error('daemon not started', { error: err as Error });
+    unguard();
     await log.close();
     throw err;
   }
+  host?.start();
 
   const watcher = watchConfig(
     opts.configSources,
@@ -253,15 +285,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       watcher.close();
       server.close();
       await Promise.race([
-        Promise.all(table.all().map((s) => s.kill('kill'))),
+        Promise.all(table.all().map((s) => s.kill('shutdown'))),
         new Promise((r) => setTimeout(r, SHUTDOWN_SESSIONS_WAIT_MS)),
       ]);
       turns.dispose();
       // A socket systemd passed us is systemd's to remove.
       if (activatedFd === null) await unlink(paths.socket).catch(() => undefined);
       // Let the sessions' last hooks run (bounded), e.g. a wrapper's telemetry of the shutdown.
-      const graceEnd = Date.now() + SHUTDOWN_HOOK_GRACE_MS;
-      while (hookRunner.inFlight > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 20));
+      await host?.stop();
+      unguard();
       log.info('daemon stopped');
       await log.close();
       process.off('SIGTERM', onTerm);

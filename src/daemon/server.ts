@@ -26,6 +26,10 @@ import { SpawnProblem, type SessionTable } from './session-table.js';
 import { openPeerTerminal } from './terminal-handoff.js';
 import { KeybindingMatcher, viewerLeaves } from '../util/keybindings.js';
 import type { ReadStream } from 'node:tty';
+import type { DecisionPoint, DecisionRequest } from '../protocol/events.js';
+import type { LifecycleDispatcher, SessionCommands } from './lifecycle.js';
+
+type AttachOrView = Extract<Request, { type: 'attach' | 'view' }>;
 
 /** A terminal taken over from the client, with the matcher for its keybindings. */
 interface TakenTerminal {
@@ -41,6 +45,9 @@ export interface ServerDeps {
   table: SessionTable;
   events: EventHub;
   status: () => DaemonStatus;
+  lifecycle: LifecycleDispatcher;
+  /** The wrapper whose hooks this daemon runs (its hook host's script), null for plain tshpool. */
+  wrapper: string | null;
   /** Checks `attach --hook` names and command lines; returns a problem or null. */
   checkHookCommands: (hooks: Record<string, string[]>) => string | null;
 }
@@ -170,7 +177,7 @@ class Connection {
         });
       }
       this.state = 'command';
-      this.reply({ type: 'hello', protocol: PROTOCOL_VERSION, version: VERSION, pid: process.pid });
+      this.reply({ type: 'hello', protocol: PROTOCOL_VERSION, version: VERSION, pid: process.pid, wrapper: this.deps.wrapper });
       return;
     }
     this.clearFirstRequestTimer();
@@ -201,6 +208,7 @@ class Connection {
   /** This client asked to leave (the detach keys, or `detach` from it). */
   private detachSelf(): void {
     if (this.viewer) {
+      if (this.link) this.deps.table.get(this.sessionName!)?.dropViewer(this.link, 'detach');
       this.link?.end({ type: 'detached', reason: 'detach' });
       return;
     }
@@ -329,7 +337,7 @@ class Connection {
         return this.finish({ type: 'list', sessions: table.all().map((s) => s.info()) });
       case 'events':
         this.state = 'done';
-        this.deps.events.subscribe(this.socket, req.session, req.history);
+        this.deps.events.subscribe(this.socket, { session: req.session, types: req.types ?? null }, { history: req.history, since: req.since ?? null });
         return;
       case 'status':
         return this.finish({ type: 'status', status: this.deps.status() });
@@ -355,13 +363,33 @@ class Connection {
     }
   }
 
+  /** Asks the decision hooks; a refusal ends the connection with `refused` and returns false. */
+  private async allowed(point: DecisionPoint, kind: DecisionRequest['kind'], req: AttachOrView, commands: SessionCommands): Promise<boolean> {
+    const attach = req.type === 'attach' ? req : null;
+    const request: DecisionRequest = {
+      kind,
+      session: req.name,
+      clientPid: req.clientPid,
+      cmd: point === 'create' ? (attach?.cmd ?? null) : null,
+      dir: point === 'create' ? (attach?.dir ?? null) : null,
+      ttlMs: attach?.ttlMs ?? null,
+      cols: req.cols,
+      rows: req.rows,
+    };
+    const decision = await this.deps.lifecycle.decide(point, request, commands);
+    if (!('reject' in decision)) return true;
+    this.finish({ type: 'refused', name: req.name, reason: decision.reject });
+    return false;
+  }
+
   private async attachWith(req: Extract<Request, { type: 'attach' }>, taken: TakenTerminal | null): Promise<void> {
     const { table, log } = this.deps;
+    const hookProblem = this.deps.checkHookCommands(req.hooks);
+    if (hookProblem) return this.finish({ type: 'error', reason: hookProblem });
     let session = table.get(req.name);
     let created = false;
     if (!session) {
-      const hookProblem = this.deps.checkHookCommands(req.hooks);
-      if (hookProblem) return this.finish({ type: 'error', reason: hookProblem });
+      if (!(await this.allowed('create', 'create', req, req.hooks)) || this.socket.destroyed) return;
       let prepared;
       try {
         prepared = await table.prepare(req);
@@ -377,12 +405,25 @@ class Connection {
         created = true;
         session.announceCreated(req.clientPid);
       }
+    } else if (Object.keys(req.hooks).length > 0) {
+      session.addHookCommands(req.hooks);
+      log.info('added --hook commands to an existing session', { session: req.name, hooks: Object.keys(req.hooks).join(', ') });
     }
     if (req.background) {
       if (created) this.refreshSessionEnv(session, req.env);
       return this.finish({ type: 'attached', name: req.name, created, shellPid: session.pid, handoff: false });
     }
     if (this.socket.destroyed) return;
+    if (session.client && !req.force) {
+      session.announceBusy(req.clientPid);
+      return this.finish({ type: 'busy', name: req.name });
+    }
+    if (!created) {
+      const kind = session.client ? 'force' : 'attach';
+      if (!(await this.allowed('attach', kind, req, session.hookCommands)) || this.socket.destroyed) return;
+      // While the hook decided, the session may have ended.
+      if (table.get(req.name) !== session) return this.finish({ type: 'error', reason: `session '${req.name}' ended while attaching` });
+    }
     if (session.client) {
       if (!req.force) {
         session.announceBusy(req.clientPid);
@@ -410,6 +451,9 @@ class Connection {
   }
 
   private async view(req: Extract<Request, { type: 'view' }>): Promise<void> {
+    const existing = this.deps.table.get(req.name);
+    if (!existing) return this.finish({ type: 'error', reason: `no session named '${req.name}' (see 'tshpool list')` });
+    if (!(await this.allowed('attach', 'view', req, existing.hookCommands))) return;
     const taken = await this.takeTerminal(req.handoff);
     const session = this.deps.table.get(req.name);
     if (!session || this.socket.destroyed) {

@@ -5,12 +5,11 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import type { HookEvent } from '../hooks/hooks.js';
 import { createSpool } from '../restore/create-spool.js';
 import type { Logger } from './log.js';
 import type { DetachedTurns } from './detached-turns.js';
 import { SessionDir } from './session-dir.js';
-import { Session } from './session.js';
+import { Session, type SessionEventFields } from './session.js';
 import { buildSpawnSpec, type SpawnSpec, type UserInfo } from './shell-env.js';
 import type { IntegrationPaths } from './shell-integration.js';
 
@@ -60,7 +59,7 @@ export class SessionTable {
       /** Variables every session gets from the daemon (TSHPOOL_SOCKET, XDG_RUNTIME_DIR). */
       baseEnv: Record<string, string>;
       integration: IntegrationPaths | null;
-      onEvent: (event: HookEvent, session: Session) => void;
+      onEvent: (event: SessionEventFields, session: Session) => void;
       turns: DetachedTurns;
     },
   ) {}

@@ -9,8 +9,8 @@
  */
 import * as pty from 'node-pty';
 import { KILL_GRACE_MS } from '../consts.js';
-import type { HookEvent, HookReason } from '../hooks/hooks.js';
-import type { DetachReason, SessionInfo } from '../protocol/messages.js';
+import type { EventReason, SessionEvent, SessionEventType } from '../protocol/events.js';
+import type { SessionInfo } from '../protocol/messages.js';
 import type { CaptureOptions, SnapshotOptions, Spool } from '../restore/spool.js';
 import type { ClientLink } from './client-link.js';
 import type { Logger } from './log.js';
@@ -40,17 +40,20 @@ export interface SessionOptions {
   log: Logger;
   /** Per-session hook commands (`attach --hook`), hook name → command lines. */
   hookCommands: Record<string, string[]>;
-  /** Lifecycle events, for hooks and the event stream. */
-  onEvent: (event: HookEvent, session: Session) => void;
+  /** Lifecycle events, for hooks and the event stream (lifecycle.ts). */
+  onEvent: (event: SessionEventFields, session: Session) => void;
   /** Called once when the shell is gone, before shell_disconnect is emitted. */
   onEnded: (session: Session) => void;
   /** Shared by the daemon's sessions: while detached, a flooding session takes turns (detached-turns.ts). */
   turns: DetachedTurns;
 }
 
+/** An event as the session reports it; the dispatcher numbers it. */
+export type SessionEventFields = Omit<SessionEvent, 'seq' | 'sessionName'>;
+
 export class Session implements TurnTaker {
   readonly name: string;
-  readonly hookCommands: Record<string, string[]>;
+  private readonly commands: Record<string, string[]>;
   readonly dir: SessionDir;
   readonly startedAt = Date.now();
   lastConnectedAt: number | null = null;
@@ -68,7 +71,7 @@ export class Session implements TurnTaker {
   private killTimer: NodeJS.Timeout | null = null;
   private jiggleTimer: NodeJS.Timeout | null = null;
   /** Why the session is ending, once a kill or TTL started it; otherwise the shell exited by itself. */
-  private endReason: HookReason | null = null;
+  private endReason: EventReason | null = null;
   private ended = false;
   /** The program exited and its remaining output is being read: nothing may pause the pty now. */
   private exiting = false;
@@ -80,7 +83,7 @@ export class Session implements TurnTaker {
 
   constructor(private readonly opts: SessionOptions) {
     this.name = opts.name;
-    this.hookCommands = opts.hookCommands;
+    this.commands = { ...opts.hookCommands };
     this.dir = opts.dir;
     this.log = opts.log;
     this.cmdline = opts.spec.cmdline;
@@ -111,6 +114,19 @@ export class Session implements TurnTaker {
     if (opts.ttlMs !== null) this.armTtl(opts.ttlMs);
   }
 
+  /** Per-session hook commands (`attach --hook`). */
+  get hookCommands(): Readonly<Record<string, readonly string[]>> {
+    return this.commands;
+  }
+
+  /** `attach --hook` on an existing session: its commands are added (each line once). */
+  addHookCommands(hooks: Record<string, string[]>): void {
+    for (const [name, lines] of Object.entries(hooks)) {
+      const have = (this.commands[name] ??= []);
+      for (const line of lines) if (!have.includes(line)) have.push(line);
+    }
+  }
+
   get pid(): number {
     return this.pty.pid;
   }
@@ -129,18 +145,18 @@ export class Session implements TurnTaker {
     };
   }
 
-  private event(type: HookEvent['type'], extra: Partial<HookEvent> = {}): void {
-    this.opts.onEvent({ type, sessionName: this.name, at: Date.now(), shellPid: this.pty.pid, ...extra }, this);
+  private event(type: SessionEventType, extra: Partial<SessionEventFields> = {}): void {
+    this.opts.onEvent({ type, session: this.name, at: Date.now(), shellPid: this.pty.pid, ...extra }, this);
   }
 
   /** A fresh session was created for `clientPid`. */
   announceCreated(clientPid: number): void {
-    this.event('new_session', { clientPid });
+    this.event('session.created', { clientPid });
   }
 
   /** A client was refused because another one is attached. */
   announceBusy(clientPid: number): void {
-    this.event('busy', { clientPid });
+    this.event('session.busy', { clientPid });
   }
 
   /**
@@ -160,19 +176,26 @@ export class Session implements TurnTaker {
       // A size change already made full-screen programs redraw; otherwise nudge them.
       if (reattach && !resized && (snapshot === null || snapshot.includes(ALT_SCREEN_ON))) this.jiggle();
     });
-    if (reattach) this.event('reattach', { clientPid: link.pid });
+    this.event('session.attached', { clientPid: link.pid, ...(reattach ? {} : { created: true }) });
   }
 
   /** Adds a read-only viewer: it gets the restored screen, then live output. */
   addViewer(link: ClientLink): void {
     this.viewers.add(link);
     this.opts.turns.leave(this);
-    link.socket.once('close', () => this.viewers.delete(link));
+    link.socket.once('close', () => this.dropViewer(link, 'hangup'));
     void link.restore();
+    this.event('session.viewer_joined', { clientPid: link.pid });
+  }
+
+  /** A viewer left (`reason` detach: it asked to; hangup: it vanished; else the session ended). */
+  dropViewer(link: ClientLink, reason: EventReason): void {
+    if (!this.viewers.delete(link)) return;
+    this.event('session.viewer_left', { clientPid: link.pid, reason });
   }
 
   /** Detaches the current client (if any), telling it why. Returns whether one was attached. */
-  detachClient(reason: DetachReason & HookReason): boolean {
+  detachClient(reason: EventReason): boolean {
     const link = this.client;
     if (!link) return false;
     link.end({ type: 'detached', reason });
@@ -199,14 +222,14 @@ export class Session implements TurnTaker {
     else this.pty.resume();
   }
 
-  private dropClient(reason: HookReason): void {
+  private dropClient(reason: EventReason): void {
     const link = this.client;
     if (!link) return;
     this.client = null;
     this.clientHold = false;
     this.applyHolds();
     this.lastDisconnectedAt = Date.now();
-    this.event('client_disconnect', { clientPid: link.pid, reason });
+    this.event('session.detached', { clientPid: link.pid, reason });
   }
 
   /** Bytes that repaint the session on a blank terminal (see Spool). */
@@ -289,7 +312,7 @@ export class Session implements TurnTaker {
    * Hangs up the session's process group, then SIGKILLs whatever is left after
    * KILL_GRACE_MS. Resolves when the shell is gone.
    */
-  kill(reason: 'kill' | 'ttl'): Promise<void> {
+  kill(reason: 'kill' | 'ttl' | 'shutdown'): Promise<void> {
     if (!this.ended) {
       this.endReason ??= reason;
       this.signalGroup('SIGHUP');
@@ -325,18 +348,20 @@ export class Session implements TurnTaker {
   private onExit(exitCode: number, signal: number): void {
     if (this.ended) return;
     this.ended = true;
-    const reason: HookReason = this.endReason ?? 'exit';
+    const reason: EventReason = this.endReason ?? 'exit';
     this.log.info('session ended', { session: this.name, exitCode, signal, reason });
     const link = this.client;
     if (link) {
       link.end({ type: 'exit', exitCode, signal: signal || null });
       this.dropClient(reason);
     }
-    for (const viewer of this.viewers) viewer.end({ type: 'exit', exitCode, signal: signal || null });
-    this.viewers.clear();
+    for (const viewer of [...this.viewers]) {
+      viewer.end({ type: 'exit', exitCode, signal: signal || null });
+      this.dropViewer(viewer, reason);
+    }
     this.opts.turns.leave(this);
     this.opts.onEnded(this);
-    this.event('shell_disconnect', { reason, exitCode, ...(signal ? { signal } : {}) });
+    this.event('session.removed', { reason, exitCode, ...(signal ? { signal } : {}) });
     for (const resolve of this.endWaiters.splice(0)) resolve();
     this.dispose();
   }

@@ -1,63 +1,75 @@
 /**
- * Hook commands: programs run on session events, from config `[hooks]` or from
- * `attach --hook NAME=CMD` (that session only). Each runs without a shell (words
- * split like a shell would), with TSHPOOL_HOOK, TSHPOOL_SESSION_NAME and the event
- * as JSON on stdin; its output goes to the daemon log. At most
- * HOOK_COMMAND_CONCURRENCY run at once, so a burst of events cannot fork-bomb the
- * machine; the rest wait their turn (within the hook timeout).
+ * Hook commands: programs run on session events and decisions, from config
+ * `[hooks]` or from `attach --hook NAME=CMD` (that session only). Each runs
+ * without a shell (words split like a shell would), in a process group of its
+ * own (a timeout kills the whole group, not only the direct child), with the
+ * event (or the decision request) as JSON on stdin and TSHPOOL_* variables in its
+ * environment. At most HOOK_COMMAND_CONCURRENCY run at once, so a burst of events
+ * cannot fork-bomb the machine; the rest wait for a slot, and the wait does not
+ * count against the command's timeout.
  */
 import { spawn } from 'node:child_process';
-import { ENV_SESSION_NAME } from '../consts.js';
-import type { HookCommandName } from '../config/schema.js';
+import type { HookCommandName } from '../protocol/events.js';
 import { splitShellWords } from '../util/shell-words.js';
-import type { HookEvent, HookEventType, HookLog } from './hooks.js';
 
 /** Hook commands running at once; more wait in line. */
 export const HOOK_COMMAND_CONCURRENCY = 4;
-/** Commands waiting for a slot beyond this are dropped (and logged): a storm must not grow memory without bound. */
+/** Commands waiting for a slot beyond this are dropped (and counted): a storm must not grow memory without bound. */
 export const HOOK_COMMAND_QUEUE_MAX = 1000;
-/** Output lines of one command kept in the log; the rest is counted. */
+/** Output of one command kept for the log; the rest is counted and marked. */
 const HOOK_OUTPUT_MAX_BYTES = 64 * 1024;
 
-export const COMMAND_NAME_FOR_EVENT: { [T in HookEventType]: HookCommandName } = {
-  new_session: 'on_new_session',
-  reattach: 'on_reattach',
-  busy: 'on_busy',
-  client_disconnect: 'on_client_disconnect',
-  shell_disconnect: 'on_shell_disconnect',
-};
+/** How a command ended. `output` is its stdout then stderr, truncated with a marker. */
+export type CommandResult =
+  | { status: 'ok'; stdout: string; output: string; durationMs: number }
+  | { status: 'failed'; reason: string; stdout: string; stderr: string; output: string; durationMs: number }
+  | { status: 'timeout'; output: string; durationMs: number }
+  | { status: 'dropped' };
+
+/** Variables describing the event, for commands that would rather not parse JSON. */
+export interface CommandEnv {
+  TSHPOOL_EVENT: string;
+  TSHPOOL_SESSION_NAME: string;
+  TSHPOOL_REASON?: string;
+  TSHPOOL_EXIT_CODE?: string;
+  TSHPOOL_SHELL_PID?: string;
+  TSHPOOL_CLIENT_PID?: string;
+}
+
+class Collector {
+  private bytes = 0;
+  private dropped = 0;
+  private readonly parts: Buffer[] = [];
+  push(chunk: Buffer): void {
+    const room = HOOK_OUTPUT_MAX_BYTES - this.bytes;
+    if (room > 0) this.parts.push(chunk.subarray(0, room));
+    this.bytes += Math.min(room > 0 ? room : 0, chunk.length);
+    this.dropped += Math.max(0, chunk.length - Math.max(room, 0));
+  }
+  text(): string {
+    const t = Buffer.concat(this.parts).toString('utf8');
+    return this.dropped > 0 ? `${t}\n[... ${this.dropped} more bytes of output not kept]` : t;
+  }
+}
 
 export class CommandRunner {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(private readonly log: HookLog) {}
-
-  /** Commands running or waiting. */
-  get pending(): number {
+  /** Commands running or waiting for a slot. */
+  get inFlight(): number {
     return this.active + this.waiting.length;
   }
 
-  private async acquire(signal: AbortSignal): Promise<void> {
+  private async acquire(): Promise<boolean> {
     if (this.active < HOOK_COMMAND_CONCURRENCY) {
       this.active++;
-      return;
+      return true;
     }
-    if (this.waiting.length >= HOOK_COMMAND_QUEUE_MAX) throw new Error('too many hook commands waiting; dropped');
-    await new Promise<void>((resolve, reject) => {
-      const go = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        const i = this.waiting.indexOf(go);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(new Error('timed out waiting for a free hook slot'));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(go);
-    });
+    if (this.waiting.length >= HOOK_COMMAND_QUEUE_MAX) return false;
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.active++;
+    return true;
   }
 
   private release(): void {
@@ -65,41 +77,65 @@ export class CommandRunner {
     this.waiting.shift()?.();
   }
 
-  /**
-   * Runs one command line for `event`; resolves when it exited 0, rejects with the
-   * reason otherwise. Aborting `signal` (the hook timeout) kills it.
-   */
-  async run(line: string, hook: HookCommandName, event: HookEvent, signal: AbortSignal): Promise<void> {
-    const [file, ...args] = splitShellWords(line);
-    if (!file) throw new Error('empty hook command');
-    await this.acquire(signal);
+  /** Runs one command line with `input` as JSON on stdin; never rejects. */
+  async run(line: string, hook: HookCommandName, input: object, env: CommandEnv, timeoutMs: number): Promise<CommandResult> {
+    if (!(await this.acquire())) return { status: 'dropped' };
     try {
-      await new Promise<void>((resolve, reject) => {
-        const child = spawn(file, args, {
-          env: { ...process.env, TSHPOOL_HOOK: hook, [ENV_SESSION_NAME]: event.sessionName },
-          stdio: ['pipe', 'pipe', 'pipe'],
-          signal,
-          killSignal: 'SIGKILL',
-          detached: false,
-        });
-        let output = '';
-        const collect = (chunk: Buffer): void => {
-          if (output.length < HOOK_OUTPUT_MAX_BYTES) output += chunk.toString('utf8');
-        };
-        child.stdout.on('data', collect);
-        child.stderr.on('data', collect);
-        child.stdin.on('error', () => undefined); // the command may not read its stdin
-        child.stdin.end(`${JSON.stringify(event)}\n`);
-        child.once('error', (err) => reject(new Error(`${line}: ${err.message}`)));
-        child.once('close', (code, sig) => {
-          const text = output.trimEnd();
-          if (text) this.log.info('hook command output', { hook, session: event.sessionName, command: line, output: text.slice(0, HOOK_OUTPUT_MAX_BYTES) });
-          if (code === 0) resolve();
-          else reject(new Error(`${line}: ${sig ? `killed by ${sig}` : `exited with status ${code}`}`));
-        });
-      });
+      return await this.spawnOne(line, hook, input, env, timeoutMs);
     } finally {
       this.release();
     }
+  }
+
+  private spawnOne(line: string, hook: HookCommandName, input: object, env: CommandEnv, timeoutMs: number): Promise<CommandResult> {
+    const started = performance.now();
+    const took = (): number => Math.round(performance.now() - started);
+    return new Promise((resolve) => {
+      let file: string | undefined;
+      let args: string[] = [];
+      try {
+        [file, ...args] = splitShellWords(line);
+      } catch (err) {
+        resolve({ status: 'failed', reason: `${line}: ${(err as Error).message}`, stdout: '', stderr: '', output: '', durationMs: 0 });
+        return;
+      }
+      const child = spawn(file!, args, {
+        env: { ...process.env, TSHPOOL_HOOK: hook, ...env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+      });
+      const stdout = new Collector();
+      const stderr = new Collector();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup(child.pid);
+      }, timeoutMs);
+      child.stdout.on('data', (c: Buffer) => stdout.push(c));
+      child.stderr.on('data', (c: Buffer) => stderr.push(c));
+      child.stdin.on('error', () => undefined); // the command may not read its stdin
+      child.stdin.end(`${JSON.stringify(input)}\n`);
+      const output = (): string => [stdout.text(), stderr.text()].filter((t) => t.trim() !== '').join('\n').trimEnd();
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        resolve({ status: 'failed', reason: `${line}: ${err.message}`, stdout: '', stderr: '', output: '', durationMs: took() });
+      });
+      child.once('close', (code, sig) => {
+        clearTimeout(timer);
+        if (timedOut) return resolve({ status: 'timeout', output: output(), durationMs: took() });
+        if (code === 0) return resolve({ status: 'ok', stdout: stdout.text(), output: output(), durationMs: took() });
+        const reason = `${line}: ${sig ? `killed by ${sig}` : `exited with status ${code}`}`;
+        resolve({ status: 'failed', reason, stdout: stdout.text(), stderr: stderr.text(), output: output(), durationMs: took() });
+      });
+    });
+  }
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // ESRCH: the group is gone.
   }
 }

@@ -1,169 +1,179 @@
 /**
- * The Hooks interface wrapper programs implement, the events they receive, and
- * the one door every hook call goes through (invokeHook).
+ * The Hooks interface wrapper programs implement, and runHook: the one way a
+ * hook call is made (a throw, a rejection and a timeout all become an outcome;
+ * nothing propagates). Hooks run in the wrapper's hook host process, never in the
+ * daemon (see docs/architecture.md); the daemon logs and counts each outcome.
  */
+import { SESSION_EVENTS, type Decision, type DecisionRequest, type SessionEvent } from '../protocol/events.js';
+import type { SessionInfo } from '../protocol/messages.js';
 
-/** Why a client left or a session ended. */
-export type HookReason = 'detach' | 'hangup' | 'force' | 'kill' | 'ttl' | 'exit';
+export type { Decision, DecisionRequest, EventReason, SessionEvent, SessionEventType } from '../protocol/events.js';
 
-export type HookEventType = 'new_session' | 'reattach' | 'busy' | 'client_disconnect' | 'shell_disconnect';
+/** @deprecated since 0.2: the event type is SessionEvent (hooks, hook commands and `tshpool events` share it). */
+export type HookEvent = SessionEvent;
 
-/** What happened, passed to every hook. Fields that do not apply are absent. */
-export interface HookEvent {
-  type: HookEventType;
-  sessionName: string;
-  /** When it happened, ms since the Unix epoch. */
-  at: number;
-  /** The session's shell (or --cmd) process. */
-  shellPid?: number;
-  /** The client process concerned (attaching, refused or leaving). */
-  clientPid?: number;
-  /** shell_disconnect: the exit status when the shell exited normally. */
-  exitCode?: number;
-  /** shell_disconnect: the signal number that ended the shell, if one did. */
-  signal?: number;
-  /**
-   * client_disconnect: detach (keybinding, `tshpool detach`, stdin EOF), hangup (the
-   * client vanished: closed, killed, stalled), force (displaced by `attach -f`),
-   * kill / ttl / exit (the session ended under it).
-   * shell_disconnect: exit (the shell exited by itself), kill (`tshpool kill`, daemon
-   * shutdown), ttl (its --ttl expired).
-   */
-  reason?: HookReason;
+/** A hook's handle on its session, through the daemon's socket (no CLI process is spawned). */
+export interface SessionHandle {
+  readonly name: string;
+  /** The session's screen as text (and up to `scrollback` lines above it). */
+  capture(options?: { scrollback?: number; ansi?: boolean }): Promise<string>;
+  /** Types `text` into the session, as `tshpool send` does. */
+  send(text: string): Promise<void>;
+  /** Every session of the daemon, as `tshpool list --json` shows them. */
+  list(): Promise<SessionInfo[]>;
 }
+
+/** Passed to every hook after its usual arguments. */
+export interface HookContext {
+  /** Aborted when the hook's time is up ([hooks] timeout, or decision_timeout for decision hooks). */
+  signal: AbortSignal;
+  session: SessionHandle;
+}
+
+export type EventHook = (sessionName: string, event: SessionEvent, context: HookContext) => void | Promise<void>;
+type DecisionHook = (
+  sessionName: string,
+  request: DecisionRequest,
+  context: HookContext,
+) => Decision | void | undefined | Promise<Decision | void | undefined>;
 
 export interface Hooks {
+  /** session.created: a fresh session's shell was spawned, just before the attaching client (or `attach -b`) gets its reply. */
+  onNewSession?: EventHook;
+  /** session.attached to an existing session (also after `-f` displaced another client). */
+  onReattach?: EventHook;
+  /** session.busy: a client was refused because another client is attached (and it did not use -f). */
+  onBusy?: EventHook;
   /**
-   * A fresh session was created: its shell was spawned, just before the attaching
-   * client (or `attach -b`) gets its reply.
+   * session.detached: the attached client went away (event.reason: detach, hangup,
+   * force, or kill / ttl / exit / shutdown when the session ended under it).
    */
-  onNewSession?(sessionName: string, event: HookEvent): void | Promise<void>;
-  /** A client connected to an existing session (after `-f` displaced another, too). */
-  onReattach?(sessionName: string, event: HookEvent): void | Promise<void>;
-  /** A client was refused because another client is attached (and it did not use -f). */
-  onBusy?(sessionName: string, event: HookEvent): void | Promise<void>;
+  onClientDisconnect?: EventHook;
+  /** session.removed: the session ended (event.reason: exit, kill, ttl, shutdown). */
+  onShellDisconnect?: EventHook;
+  /** session.viewer_joined: `tshpool view` started watching. */
+  onViewerJoin?: EventHook;
+  /** session.viewer_left: a viewer stopped watching. */
+  onViewerLeave?: EventHook;
+  /** Every event, after the specific method (or after onHook): one place for logging middleware. */
+  onEvent?(event: SessionEvent, context: HookContext): void | Promise<void>;
   /**
-   * The attached client went away — detach keybinding, `tshpool detach`, hangup,
-   * kill -9 of the client, displaced by -f — or the session ended while attached.
-   * Fires once the session already shows as disconnected; the shell lives on
-   * unless the reason is kill, ttl or exit.
+   * Single dispatch: when present it is called for every event INSTEAD of the
+   * specific methods (onNewSession...); onEvent still runs after it.
    */
-  onClientDisconnect?(sessionName: string, event: HookEvent): void | Promise<void>;
+  onHook?(event: SessionEvent, context: HookContext): void | Promise<void>;
   /**
-   * The session ended: its shell exited (attached or not), it was killed, or its
-   * TTL expired. Fires after the session was removed from the table.
+   * Decides whether a session may be created. Return `{ reject: 'reason' }` to
+   * refuse (the client exits 4 with the reason), nothing or `{ continue: true }` to go on.
+   * Awaited on the user's path under [hooks] decision_timeout.
    */
-  onShellDisconnect?(sessionName: string, event: HookEvent): void | Promise<void>;
-  /** Every event, after the specific method: one place for logging middleware. */
-  onEvent?(event: HookEvent): void | Promise<void>;
+  onBeforeCreate?: DecisionHook;
+  /** Decides whether a client may attach to (or, request.kind = view, watch) an existing session. */
+  onBeforeAttach?: DecisionHook;
 }
 
-export type HookName = Exclude<keyof Hooks, 'onEvent'>;
+export type HookName = keyof Hooks;
 
-export const HOOK_FOR_EVENT: { [T in HookEventType]: HookName } = {
-  new_session: 'onNewSession',
-  reattach: 'onReattach',
-  busy: 'onBusy',
-  client_disconnect: 'onClientDisconnect',
-  shell_disconnect: 'onShellDisconnect',
-};
+/** The hook methods a wrapper may define (the hook host reports which it has). */
+export const HOOK_METHODS: readonly HookName[] = [
+  'onNewSession',
+  'onReattach',
+  'onBusy',
+  'onClientDisconnect',
+  'onShellDisconnect',
+  'onViewerJoin',
+  'onViewerLeave',
+  'onEvent',
+  'onHook',
+  'onBeforeCreate',
+  'onBeforeAttach',
+];
 
-/** Per-hook counters reported by `tshpool status`. */
-export interface HookStats {
-  calls: number;
-  errors: number;
-  timeouts: number;
-  lastError: string | null;
-  totalDurationMs: number;
+/** A hook's failure as it travels to the daemon's log. */
+export interface HookError {
+  message: string;
+  stack: string | null;
 }
 
-export interface HookLog {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-}
+export type HookOutcome<T = unknown> =
+  | { status: 'ok'; value: T; durationMs: number }
+  | { status: 'error'; error: HookError; durationMs: number }
+  | { status: 'timeout'; durationMs: number };
 
-/** A hook call; `signal` is aborted when the call times out (commands use it to kill their process). */
-export type HookCall = (signal: AbortSignal) => void | Promise<void>;
+/** Any thrown value as a HookError (a non-Error rejection is shown as JSON, not [object Object]). */
+export function toHookError(err: unknown): HookError {
+  if (err instanceof AggregateError) {
+    const parts = err.errors.map((e, i) => `  [${i + 1}] ${toHookError(e).message}`).join('\n');
+    return { message: `${err.message}:\n${parts}`, stack: err.stack ?? null };
+  }
+  if (err instanceof Error) return { message: err.message || err.name, stack: err.stack ?? null };
+  let text: string;
+  try {
+    text = typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
+  } catch {
+    text = String(err);
+  }
+  return { message: `non-Error value thrown: ${text}`, stack: null };
+}
 
 /**
- * Runs hook calls without ever blocking the caller: each call starts on the next
- * turn of the event loop (so the daemon's reply is already on its way), in event
- * order; a throw, a rejection or a promise that outlives `timeoutMs` is logged
- * and counted, never propagated. Calls are not serialized: a slow hook delays no
- * other hook and no later call of itself.
+ * Makes one hook call: `call` gets a signal aborted at `timeoutMs`. Resolves to
+ * its outcome; never rejects. A promise still pending at the timeout is left
+ * to settle on its own (its late rejection is swallowed).
  */
-export class HookRunner {
-  readonly stats = new Map<string, HookStats>();
-  private running = 0;
-
-  constructor(
-    private readonly hooks: Hooks,
-    private readonly log: HookLog,
-    public timeoutMs: number,
-  ) {}
-
-  /** Hook calls started and not yet settled or timed out. */
-  get inFlight(): number {
-    return this.running;
-  }
-
-  /** Fires the wrapper's specific hook for `event`, then its onEvent. Returns at once. */
-  emit(event: HookEvent): void {
-    const name = HOOK_FOR_EVENT[event.type];
-    const specific = this.hooks[name];
-    if (specific) this.invokeHook(name, () => specific.call(this.hooks, event.sessionName, event), event.sessionName);
-    const all = this.hooks.onEvent;
-    if (all) this.invokeHook('onEvent', () => all.call(this.hooks, event), event.sessionName);
-  }
-
-  /** The one door for hook calls. `label` names the hook in logs and stats. */
-  invokeHook(label: string, call: HookCall, sessionName: string): void {
-    const stats = this.statsFor(label);
-    stats.calls++;
-    this.running++;
-    setImmediate(() => void this.runOne(label, call, sessionName, stats).finally(() => this.running--));
-  }
-
-  private async runOne(label: string, call: HookCall, sessionName: string, stats: HookStats): Promise<void> {
-    const started = performance.now();
-    const abort = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const result = call(abort.signal);
-      if (result && typeof (result as Promise<void>).then === 'function') {
-        const timedOut = Symbol('timeout');
-        const outcome = await Promise.race([
-          result,
-          new Promise<typeof timedOut>((resolve) => {
-            timer = setTimeout(() => resolve(timedOut), this.timeoutMs);
-            timer.unref();
-          }),
-        ]);
-        if (outcome === timedOut) {
-          abort.abort();
-          stats.timeouts++;
-          stats.lastError = `timed out after ${this.timeoutMs} ms`;
-          this.log.warn('hook timed out', { hook: label, session: sessionName, timeoutMs: this.timeoutMs });
-          // A late rejection must not become an unhandled rejection.
-          (result as Promise<void>).catch(() => undefined);
-        }
-      }
-    } catch (err) {
-      stats.errors++;
-      stats.lastError = err instanceof Error ? err.message : String(err);
-      this.log.warn('hook failed', { hook: label, session: sessionName, error: stats.lastError });
-    } finally {
-      clearTimeout(timer);
-      stats.totalDurationMs += performance.now() - started;
+export async function runHook<T>(call: (signal: AbortSignal) => T | Promise<T>, timeoutMs: number): Promise<HookOutcome<Awaited<T>>> {
+  const started = performance.now();
+  const took = (): number => Math.round((performance.now() - started) * 100) / 100;
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const result = call(abort.signal);
+    if (!(result instanceof Promise) && !(result && typeof (result as { then?: unknown }).then === 'function')) {
+      return { status: 'ok', value: result as Awaited<T>, durationMs: took() };
     }
-  }
-
-  private statsFor(label: string): HookStats {
-    let s = this.stats.get(label);
-    if (!s) {
-      s = { calls: 0, errors: 0, timeouts: 0, lastError: null, totalDurationMs: 0 };
-      this.stats.set(label, s);
+    const timedOut = Symbol('timeout');
+    const outcome = await Promise.race([
+      result as Promise<Awaited<T>>,
+      new Promise<typeof timedOut>((resolve) => {
+        timer = setTimeout(() => resolve(timedOut), timeoutMs);
+      }),
+    ]);
+    if (outcome === timedOut) {
+      abort.abort();
+      (result as Promise<unknown>).then(undefined, () => undefined);
+      return { status: 'timeout', durationMs: took() };
     }
-    return s;
+    return { status: 'ok', value: outcome, durationMs: took() };
+  } catch (err) {
+    return { status: 'error', error: toHookError(err), durationMs: took() };
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+/**
+ * The methods an event calls, in order, given the methods a wrapper defines:
+ * onHook replaces the specific method; onEvent runs for every event. An attach
+ * that created its session calls no onReattach (onNewSession already ran).
+ */
+export function hookMethodsFor(defined: ReadonlySet<string>, event: SessionEvent): HookName[] {
+  const out: HookName[] = [];
+  if (defined.has('onHook')) out.push('onHook');
+  else if (!(event.type === 'session.attached' && event.created)) {
+    const specific = SESSION_EVENTS[event.type].hook;
+    if (defined.has(specific)) out.push(specific);
+  }
+  if (defined.has('onEvent')) out.push('onEvent');
+  return out;
+}
+
+/** A decision hook's return value as a Decision, or an error saying what was expected. */
+export function toDecisionValue(value: unknown): Decision {
+  if (value === undefined || value === null) return { continue: true };
+  if (typeof value === 'object') {
+    const v = value as { reject?: unknown; continue?: unknown };
+    if (typeof v.reject === 'string' && v.reject.trim() !== '') return { reject: v.reject };
+    if (v.continue === true && v.reject === undefined) return { continue: true };
+  }
+  throw new Error(`a decision hook returned ${JSON.stringify(value)}; return { reject: 'reason' }, { continue: true } or nothing`);
 }

@@ -9,12 +9,13 @@
  * the client and `exit` / `detached` from the daemon.
  */
 import { ProtocolError } from './codec.js';
+import { SESSION_EVENT_TYPES, type EventReason, type SessionEvent, type SessionEventType } from './events.js';
 import { sessionNameProblem } from './names.js';
+
+export type { SessionEvent, SessionEventType } from './events.js';
 
 /** Bumped on any incompatible change to the messages or the framing. */
 export const PROTOCOL_VERSION = 2;
-
-export type AttachMode = 'attach' | 'view';
 
 /**
  * A client at a terminal asks the daemon to take that terminal over, as tmux
@@ -28,8 +29,8 @@ export interface TerminalHandoff {
   keybinding: { binding: string; action: 'detach' | 'noop' }[];
 }
 
-/** Why a client stopped being attached. */
-export type DetachReason = 'detach' | 'force' | 'hangup' | 'kill' | 'ttl' | 'exit' | 'stalled';
+/** Why a client stopped being attached (the events' reasons). */
+export type DetachReason = EventReason;
 
 export type Request =
   /** First message on every connection. Reply: `hello`, or `error` on a version mismatch. */
@@ -82,27 +83,13 @@ export type Request =
   /** Reply: `ok` or `error`. */
   | { type: 'set-log-level'; level: string }
   /**
-   * Subscribe to session events: first up to `history` past events, then live ones,
-   * as `event` replies until the connection closes. `session` filters by name.
+   * Subscribe to session events: first up to `history` past events (or, with
+   * `since`, every kept event with a greater seq), then live ones, as `event`
+   * replies until the connection closes. `session` and `types` filter.
    */
-  | { type: 'events'; session: string | null; history: number }
+  | { type: 'events'; session: string | null; history: number; since?: number | null; types?: SessionEventType[] | null }
   /** Reply: `status`. */
   | { type: 'status' };
-
-/** Session lifecycle events, as the event stream and `tshpool events` show them. */
-export type SessionEventType = 'session.created' | 'session.attached' | 'session.detached' | 'session.busy' | 'session.removed';
-
-export interface SessionEvent {
-  type: SessionEventType;
-  session: string;
-  /** ms since the Unix epoch. */
-  at: number;
-  shellPid?: number;
-  clientPid?: number;
-  exitCode?: number;
-  signal?: number;
-  reason?: string;
-}
 
 export interface HookCounters {
   calls: number;
@@ -110,6 +97,45 @@ export interface HookCounters {
   timeouts: number;
   lastError: string | null;
   meanDurationMs: number;
+  /** Config commands: dropped because too many waited for a free slot. */
+  dropped?: number;
+}
+
+/** The wrapper's hook host, as `status` shows it. */
+export interface HookHostStatus {
+  /** node, its flags and the wrapper's script. */
+  command: string[];
+  pid: number | null;
+  state: 'starting' | 'running' | 'restarting' | 'stopped';
+  /** The hook methods the wrapper defines. */
+  methods: string[];
+  restarts: number;
+  lastCrash: { atUnixMs: number; cause: string } | null;
+  /** Events waiting for the host, and sent but not yet done. */
+  queued: number;
+  inFlight: number;
+  /** Events dropped because the queue was full. */
+  dropped: number;
+  escapedErrors: number;
+  blockedReports: number;
+}
+
+/** Decision hooks' results since start. */
+export interface DecisionCounters {
+  continued: number;
+  rejected: number;
+  /** A decision hook failed, timed out or the host was down; then decision_failure applied. */
+  failures: number;
+  lastFailure: string | null;
+}
+
+export interface EventCounters {
+  /** The last event's seq (0 before the first). */
+  lastSeq: number;
+  byType: Partial<Record<SessionEventType, number>>;
+  subscribers: number;
+  /** Subscribers dropped because they stopped reading. */
+  droppedSubscribers: number;
 }
 
 export interface DaemonStatus {
@@ -123,6 +149,12 @@ export interface DaemonStatus {
   hooks: Record<string, HookCounters>;
   /** Hook calls currently running or queued (config commands). */
   hooksInFlight: number;
+  /** The wrapper's hook host; null when the daemon has none (plain tshpool). Absent from older daemons. */
+  hookHost?: HookHostStatus | null;
+  decisions?: DecisionCounters;
+  events?: EventCounters;
+  /** Errors that escaped the daemon's own code (logged with their stack; the daemon kept running). */
+  internalErrors?: number;
   config: { files: string[]; loadedAtUnixMs: number; error: string | null };
   /**
    * Detached sessions flooding output take turns: the one reading now and those
@@ -146,7 +178,8 @@ export interface SessionInfo {
 }
 
 export type Reply =
-  | { type: 'hello'; protocol: number; version: string; pid: number }
+  /** `wrapper`: the script whose hooks this daemon runs (its hook host), null for plain tshpool. */
+  | { type: 'hello'; protocol: number; version: string; pid: number; wrapper?: string | null }
   /**
    * The attach succeeded. For a foreground attach, DATA frames follow — unless
    * `handoff` is true: then the daemon drives the client's terminal itself.
@@ -157,6 +190,8 @@ export type Reply =
   | { type: 'capture'; text: string }
   /** Another client is attached and `force` was not given. */
   | { type: 'busy'; name: string }
+  /** A decision hook refused the attach or view (nothing was created); `reason` is the hook's. */
+  | { type: 'refused'; name: string; reason: string }
   /** The request failed; `reason` is a sentence for the user. */
   | { type: 'error'; reason: string }
   | { type: 'detach-result'; notFound: string[]; notAttached: string[] }
@@ -236,6 +271,14 @@ function strRecord(o: Obj, key: string): Record<string, string> {
     out[k] = val;
   }
   return out;
+}
+
+function eventTypes(o: Obj, key: string): SessionEventType[] {
+  const list = strArray(o, key, SESSION_EVENT_TYPES.length);
+  for (const t of list) {
+    if (!(SESSION_EVENT_TYPES as string[]).includes(t)) throw new ProtocolError(`${key}: unknown event type ${JSON.stringify(t).slice(0, 64)}`);
+  }
+  return list as SessionEventType[];
 }
 
 const MAX_KEYBINDINGS = 64;
@@ -322,7 +365,13 @@ export function parseRequest(raw: unknown): Request {
     case 'set-log-level':
       return { type, level: str(o, 'level', 32) };
     case 'events':
-      return { type, session: nullable(o, 'session', sessionName), history: int(o, 'history', 0, 1_000_000) };
+      return {
+        type,
+        session: nullable(o, 'session', sessionName),
+        history: int(o, 'history', 0, 1_000_000),
+        since: nullable(o, 'since', (x, k) => int(x, k, 0, Number.MAX_SAFE_INTEGER)),
+        types: nullable(o, 'types', eventTypes),
+      };
     case 'status':
       return { type };
     default:
@@ -331,7 +380,7 @@ export function parseRequest(raw: unknown): Request {
 }
 
 const REPLY_TYPES: ReadonlySet<string> = new Set<ReplyType>([
-  'hello', 'attached', 'busy', 'error', 'detach-result', 'kill-result', 'list', 'ok', 'exit', 'detached', 'event', 'status', 'viewing', 'capture',
+  'hello', 'attached', 'busy', 'refused', 'error', 'detach-result', 'kill-result', 'list', 'ok', 'exit', 'detached', 'event', 'status', 'viewing', 'capture',
 ]);
 
 /** The client trusts its own daemon's shapes but still refuses unknown reply types. */
