@@ -37,7 +37,7 @@ function runCommand(name) {
 process.exitCode = await run(process.argv.slice(2), {
   onClientDisconnect(name, event) {
     // Only when the shell lives on: a session that ended has nothing to come back to.
-    if (event.reason === 'exit' || event.reason === 'kill' || event.reason === 'ttl') return;
+    if (event.reason === 'exit' || event.reason === 'kill' || event.reason === 'ttl' || event.reason === 'shutdown') return;
     cancel(name);
     const timer = setTimeout(() => runCommand(name), afterMs);
     timer.unref();

@@ -1,24 +1,26 @@
 #!/usr/bin/env node
-// A tshpool wrapper that records every session event as one JSON line.
+// A tshpool wrapper that reports every session event: it POSTs the event as JSON
+// to $TSHPOOL_TELEMETRY_URL without awaiting the request — the most common
+// telemetry pattern, and one that used to kill a daemon when the endpoint was
+// down (an unhandled rejection). Hooks run in the wrapper's hook host, not in the
+// daemon: a failed request is logged and counted (`tshpool status`), and no
+// session notices. With $TSHPOOL_TELEMETRY_FILE set it also appends each event
+// as one JSON line to that file.
 //
-//   TSHPOOL_TELEMETRY_FILE=~/tshpool-events.jsonl ./examples/telemetry.mjs attach main
-//
-// Use it exactly like `tshpool`: the daemon it starts is this program, so the
-// hook runs in the daemon. Writes are async appends, chained so lines keep the
-// events' order even in bursts: the hook never blocks the daemon.
+//   TSHPOOL_TELEMETRY_URL=http://127.0.0.1:8125/events ./examples/telemetry.mjs attach main
 import { appendFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { run } from 'tshpool';
 
-const file = process.env.TSHPOOL_TELEMETRY_FILE || join(homedir(), '.tshpool-telemetry.jsonl');
+const url = process.env.TSHPOOL_TELEMETRY_URL;
+const file = process.env.TSHPOOL_TELEMETRY_FILE;
 
+// Appends are chained so that lines keep the events' order even in bursts.
 let written = Promise.resolve();
 
 process.exitCode = await run(process.argv.slice(2), {
-  onEvent: (event) => {
-    const line = `${JSON.stringify(event)}\n`;
-    written = written.catch(() => undefined).then(() => appendFile(file, line));
+  onEvent(event) {
+    if (url) fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    if (file) written = written.then(() => appendFile(file, `${JSON.stringify(event)}\n`));
     return written;
   },
 });

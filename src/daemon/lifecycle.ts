@@ -51,7 +51,8 @@ export class LifecycleDispatcher {
 
   /** Publishes an event and starts its hooks and commands; returns at once. */
   emit(event: Omit<SessionEvent, 'seq' | 'sessionName'>, sessionCommands: SessionCommands): void {
-    const numbered = this.deps.events.publish({ ...event, sessionName: event.session });
+    const { type, session, ...rest } = event;
+    const numbered = this.deps.events.publish({ type, session, sessionName: session, ...rest });
     this.deps.log.debug('event', { ...numbered });
     const { hooks } = this.deps.config();
     this.deps.host?.deliver(numbered, hooks.timeoutMs);
@@ -126,7 +127,7 @@ export class LifecycleDispatcher {
     if (r.status === 'ok') return;
     if (r.status === 'timeout') {
       st.timeouts++;
-      st.lastError = 'timed out';
+      st.lastError = `timed out after ${this.deps.config().hooks.timeoutMs} ms`;
       this.deps.log.warn('hook timed out', { hook: r.hook, session: r.session ?? undefined, timeoutMs: this.deps.config().hooks.timeoutMs });
       return;
     }

@@ -28,7 +28,7 @@ const DECISION_METHODS: ReadonlySet<HookName> = new Set(['onBeforeCreate', 'onBe
 function partError(index: number, err: unknown): Error {
   const inner = err instanceof Error ? err : new Error(typeof err === 'string' ? err : JSON.stringify(err));
   const e = new Error(`part ${index + 1}: ${inner.message}`, { cause: err });
-  e.stack = `${e.message}\n${inner.stack?.split('\n').slice(1).join('\n') ?? ''}`;
+  e.stack = `Error: ${e.message}\n${inner.stack?.split('\n').slice(1).join('\n') ?? ''}`;
   return e;
 }
 

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeSandbox, procCmdline, waitUntil } from '../support/sandbox.mjs';
@@ -25,7 +26,9 @@ test('examples/telemetry.mjs appends every event as a JSON line to $TSHPOOL_TELE
   const wait = (n) => waitUntil(() => jsonLines(file).length >= n && jsonLines(file), { message: `${n} telemetry lines` });
   await wait(1);
   const daemonPid = await sb.daemonPid();
-  assert.ok(procCmdline(daemonPid).includes(TELEMETRY), 'the daemon is the telemetry wrapper');
+  assert.ok(!procCmdline(daemonPid).includes(TELEMETRY), 'the daemon is not the telemetry wrapper');
+  const { hookHost } = JSON.parse((await sb.runOk(['status', '--json'])).stdout);
+  assert.ok(procCmdline(hookHost.pid).includes(TELEMETRY), 'the hook host is');
   a.write(DETACH);
   await a.waitExit();
   await wait(2);
@@ -36,25 +39,73 @@ test('examples/telemetry.mjs appends every event as a JSON line to $TSHPOOL_TELE
   await wait(4);
   busyHolder.write('exit 3\r');
   await busyHolder.waitExit();
-  const lines = await wait(6);
-  // The last two events come from one moment, and the example's appends are
-  // concurrent (fs.promises.appendFile per event): their lines may land in either order.
-  lines.push(...lines.splice(4).sort((x, y) => (x.type === 'client_disconnect' ? -1 : y.type === 'client_disconnect' ? 1 : 0)));
+  const lines = await wait(7);
   assert.deepEqual(
-    lines.map((e) => [e.type, e.sessionName, e.reason ?? null]),
+    lines.map((e) => [e.seq, e.type, e.session, e.reason ?? null]),
     [
-      ['new_session', 'tel', null],
-      ['client_disconnect', 'tel', 'detach'],
-      ['reattach', 'tel', null],
-      ['busy', 'tel', null],
-      ['client_disconnect', 'tel', 'exit'],
-      ['shell_disconnect', 'tel', 'exit'],
+      [1, 'session.created', 'tel', null],
+      [2, 'session.attached', 'tel', null],
+      [3, 'session.detached', 'tel', 'detach'],
+      [4, 'session.attached', 'tel', null],
+      [5, 'session.busy', 'tel', null],
+      [6, 'session.detached', 'tel', 'exit'],
+      [7, 'session.removed', 'tel', 'exit'],
     ],
   );
-  assert.equal(lines[5].exitCode, 3);
+  assert.equal(lines[6].exitCode, 3);
   for (const e of lines) assert.ok(Number.isInteger(e.at) && Number.isInteger(e.shellPid));
   assert.equal(lines[0].clientPid, a.pid);
-  assert.equal(lines[3].clientPid, busy.pid);
+  assert.equal(lines[4].clientPid, busy.pid);
+});
+
+test('examples/telemetry.mjs: unawaited POSTs reach a live endpoint, and to a dead one they hurt nothing', async (t) => {
+  // A live endpoint: every event arrives as JSON.
+  const received = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c)).on('end', () => {
+      received.push(JSON.parse(body));
+      res.end();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const sb = await makeSandbox(t, { bin: TELEMETRY });
+  sb.env.TSHPOOL_TELEMETRY_URL = `http://127.0.0.1:${server.address().port}/events`;
+  await sb.runOk(['attach', '-b', 'live']);
+  await waitUntil(() => received.some((e) => e.type === 'session.created' && e.session === 'live'), { message: 'the POSTed event' });
+
+  // A dead endpoint (nothing listens on port 9): every request fails unawaited.
+  const dead = await makeSandbox(t, { bin: TELEMETRY });
+  dead.env.TSHPOOL_TELEMETRY_URL = 'http://127.0.0.1:9/events';
+  await ensureDaemon(dead);
+  const daemonPid = await dead.daemonPid();
+  const term = await dead.attachShell('d1');
+  await dead.runOk(['attach', '-b', 'd2']);
+  const status = await waitUntil(async () => {
+    const s = JSON.parse((await dead.runOk(['status', '--json'])).stdout);
+    return s.hookHost.escapedErrors >= 3 ? s : null;
+  }, { message: 'the failed requests to be counted' });
+  assert.equal(status.pid, daemonPid, 'the same daemon');
+  assert.equal(status.hookHost.restarts, 0, 'an unhandled rejection does not even restart the hook host');
+  assert.match(readFileSync(dead.logPath, 'utf8'), /ERROR +an unhandled rejection escaped a hook hook="onEvent" session="d1" error="fetch failed"/);
+  term.write('echo still$((40+2))\r');
+  await term.waitFor('still42');
+  assert.deepEqual((await dead.list()).map((s) => s.name), ['d1', 'd2']);
+});
+
+test('examples/quota.mjs refuses a new session beyond $TSHPOOL_MAX_SESSIONS with exit 4 and a reason; reattaching still works', async (t) => {
+  const sb = await makeSandbox(t, { bin: join(EXAMPLES, 'quota.mjs') });
+  sb.env.TSHPOOL_MAX_SESSIONS = '2';
+  await sb.runOk(['attach', '-b', 'a']);
+  await sb.runOk(['attach', '-b', 'b']);
+  const refused = await sb.run(['attach', '-b', 'c']);
+  assert.equal(refused.code, 4, refused.stderr);
+  assert.equal(refused.stderr, "tshpool: session 'c' refused: quota: 2 sessions exist already (a b); kill one first\n");
+  assert.deepEqual((await sb.list()).map((s) => s.name), ['a', 'b'], 'nothing was created');
+  const again = await sb.attachShell('a');
+  again.write('echo in$((1+1))\r');
+  await again.waitFor('in2');
 });
 
 test('examples/run-after-disconnect.mjs runs $TSHPOOL_IDLE_COMMAND $TSHPOOL_IDLE_AFTER after a detach', async (t) => {

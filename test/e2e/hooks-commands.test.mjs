@@ -38,7 +38,11 @@ test('config hook commands get TSHPOOL_HOOK, TSHPOOL_SESSION_NAME, the daemon en
   assert.equal(vars.XDG_RUNTIME_DIR, sb.runtimeDir);
   const event = JSON.parse(readFileSync(`${out}.json`, 'utf8'));
   assert.equal(typeof event.at, 'number');
-  assert.deepEqual({ ...event, at: 0 }, { type: 'new_session', sessionName: 'cmd1', at: 0, shellPid, clientPid: a.pid });
+  assert.deepEqual({ ...event, at: 0, seq: 0 }, { seq: 0, type: 'session.created', session: 'cmd1', sessionName: 'cmd1', at: 0, shellPid, clientPid: a.pid });
+  assert.equal(vars.TSHPOOL_EVENT, 'session.created');
+  assert.equal(vars.TSHPOOL_SHELL_PID, String(shellPid));
+  assert.equal(vars.TSHPOOL_CLIENT_PID, String(a.pid));
+  assert.equal(vars.TSHPOOL_REASON, undefined);
   // Every command of the list runs.
   await waitUntil(() => existsSync(`${out}.second`), { message: 'the second on_new_session command' });
 
@@ -62,11 +66,11 @@ test('config hook commands get TSHPOOL_HOOK, TSHPOOL_SESSION_NAME, the daemon en
   // The last two come from one moment (the shell exited while attached): their commands run side by side.
   got.push(...got.splice(3).sort((x, y) => x[0].localeCompare(y[0])));
   assert.deepEqual(got, [
-    ['on_busy', 'cmd1', 'busy', null, busy.pid, null],
-    ['on_client_disconnect', 'cmd1', 'client_disconnect', 'detach', a.pid, null],
-    ['on_reattach', 'cmd1', 'reattach', null, b.pid, null],
-    ['on_client_disconnect', 'cmd1', 'client_disconnect', 'exit', b.pid, null],
-    ['on_shell_disconnect', 'cmd1', 'shell_disconnect', 'exit', null, 2],
+    ['on_busy', 'cmd1', 'session.busy', null, busy.pid, null],
+    ['on_client_disconnect', 'cmd1', 'session.detached', 'detach', a.pid, null],
+    ['on_reattach', 'cmd1', 'session.attached', null, b.pid, null],
+    ['on_client_disconnect', 'cmd1', 'session.detached', 'exit', b.pid, null],
+    ['on_shell_disconnect', 'cmd1', 'session.removed', 'exit', null, 2],
   ]);
   const st = await waitForStatus(sb, (s) => s.hooksInFlight === 0 && s.hooks['on_shell_disconnect command']?.calls === 1);
   assert.equal(st.hooks['on_new_session command'].calls, 2);
@@ -84,7 +88,7 @@ test('a hook command that runs past [hooks] timeout is killed and the timeout lo
   const ms = Date.now() - started;
   assert.ok(ms < 2000, `the prompt took ${ms} ms`);
   const pid = Number(await waitUntil(() => readIf(pidFile)?.trim(), { message: 'the hook command to start' }));
-  await waitForLog(sb, /WARN +hook timed out hook="on_new_session command" session="slow" timeoutMs=1000/);
+  await waitForLog(sb, /WARN +hook command timed out; killed its process group hook="on_new_session command" session="slow"/);
   await waitUntil(() => !isAlive(pid), { timeout: 5000, message: `the timed-out hook command (pid ${pid}) to be killed` });
   const st = await waitForStatus(sb, (s) => s.hooksInFlight === 0);
   assert.equal(st.hooks['on_new_session command'].timeouts, 1);
@@ -97,8 +101,8 @@ test('a failing hook command (exit 3) is logged with its output and counted', as
   sb.writeConfig(`[hooks]\non_new_session = ["sh -c 'echo oops-from-hook; exit 3'"]\n`);
   await ensureDaemon(sb);
   await sb.runOk(['attach', '-b', 'f']);
-  await waitForLog(sb, /WARN +hook failed hook="on_new_session command" session="f" error="sh -c 'echo oops-from-hook; exit 3': exited with status 3"/);
-  assert.match(readLog(sb), /hook command output hook="on_new_session" session="f" command="sh -c 'echo oops-from-hook; exit 3'" output="oops-from-hook"/);
+  await waitForLog(sb, /WARN +hook command failed hook="on_new_session command" session="f" error="sh -c 'echo oops-from-hook; exit 3': exited with status 3"/);
+  assert.match(readLog(sb), /hook command output hook="on_new_session command" session="f" command="sh -c 'echo oops-from-hook; exit 3'" output="oops-from-hook"/);
   const st = await waitForStatus(sb, (s) => s.hooks['on_new_session command']?.errors === 1);
   assert.equal(st.hooks['on_new_session command'].lastError, "sh -c 'echo oops-from-hook; exit 3': exited with status 3");
   assert.equal((await sb.list()).length, 1, 'the session is unaffected');
@@ -160,7 +164,7 @@ test('attach --hook with an unknown hook name or no command is a usage error (ex
     const r = await sb.run(['attach', '-b', '--hook', hook, 's']);
     assert.equal(r.code, 2, `--hook ${hook}: ${r.stderr}`);
     assert.match(r.stderr, /invalid --hook/);
-    assert.match(r.stderr, /on_new_session, on_reattach, on_busy, on_client_disconnect, on_shell_disconnect/);
+    assert.match(r.stderr, /on_new_session, on_reattach, on_busy, on_client_disconnect, on_shell_disconnect, on_viewer_join, on_viewer_leave, before_new_session, before_attach/);
   }
   assert.match((await sb.run(['version'])).stdout, /daemon: not running/);
 });

@@ -7,6 +7,7 @@ import { makeSandbox } from '../support/sandbox.mjs';
 import { DETACH, ProtocolClient, attachRequest, ensureDaemon, readLog, startEvents, waitForLog } from '../support/hooks-recorder.mjs';
 
 const shape = (e) => [e.type, e.session, e.reason ?? null];
+const withCreated = (e) => [...shape(e), e.created ?? false];
 
 test('tshpool events streams session.created/busy/detached/attached/removed as JSON lines; --session filters; --history replays', async (t) => {
   const sb = await makeSandbox(t);
@@ -32,23 +33,27 @@ test('tshpool events streams session.created/busy/detached/attached/removed as J
   const until = Date.now();
   const [{ pid: prePid }] = await sb.list();
   const expected = [
-    ['session.created', 'pre', null],
-    ['session.created', 'ev', null],
-    ['session.busy', 'ev', null],
-    ['session.created', 'other', null],
-    ['session.detached', 'ev', 'detach'],
-    ['session.attached', 'ev', null],
+    ['session.created', 'pre', null, false],
+    ['session.created', 'ev', null, false],
+    // shpool's order: a new session with a client attached is created, then attached.
+    ['session.attached', 'ev', null, true],
+    ['session.busy', 'ev', null, false],
+    ['session.created', 'other', null, false],
+    ['session.detached', 'ev', 'detach', false],
+    ['session.attached', 'ev', null, false],
   ];
   const events = await all.waitFor((e) => e.filter((x) => x.type === 'session.removed').length === 2, { message: 'both removals' });
   // `kill ev other` ends both at once: their events may interleave; ev's own order is fixed.
-  assert.deepEqual(events.slice(0, 6).map(shape), expected);
-  const tail = events.slice(6).map(shape);
+  assert.deepEqual(events.slice(0, 7).map(withCreated), expected);
+  // One numbering for every event: consecutive, none missing.
+  events.forEach((e, i) => assert.equal(e.seq, events[0].seq + i, `seq of event ${i}`));
+  const tail = events.slice(7).map(shape);
   assert.deepEqual(tail.filter((e) => e[1] === 'ev'), [
     ['session.detached', 'ev', 'kill'],
     ['session.removed', 'ev', 'kill'],
   ]);
   assert.deepEqual(tail.filter((e) => e[1] === 'other'), [['session.removed', 'other', 'kill']]);
-  assert.equal(events.length, 9);
+  assert.equal(events.length, 10);
 
   // Fields.
   const ev = events.filter((e) => e.session === 'ev');
@@ -57,10 +62,12 @@ test('tshpool events streams session.created/busy/detached/attached/removed as J
     assert.equal(e.shellPid, ev[0].shellPid);
   }
   assert.equal(ev[0].clientPid, a.pid);
-  assert.equal(ev[1].clientPid, busy.pid);
-  assert.equal(ev[2].clientPid, a.pid);
-  assert.equal(ev[3].clientPid, b.pid);
-  assert.equal(ev[5].signal, 1);
+  assert.equal(ev[1].clientPid, a.pid);
+  assert.equal(ev[2].clientPid, busy.pid);
+  assert.equal(ev[3].clientPid, a.pid);
+  assert.equal(ev[4].clientPid, b.pid);
+  assert.equal(ev[6].signal, 1);
+  for (const e of ev) assert.equal(e.sessionName, 'ev', 'sessionName: the alias of session, as hooks see it');
   assert.notEqual(prePid, ev[0].shellPid);
 
   // --session ev: exactly ev's events, the same objects.
@@ -81,7 +88,25 @@ test('tshpool events streams session.created/busy/detached/attached/removed as J
     ['session.created', 'pre', null],
     ['session.removed', 'pre', 'kill'],
   ]);
-  for (const r of [all, only, replay, everything]) assert.equal(r.exit, null, `${r.stderr}`);
+  // --since SEQ: every kept event after it (a subscriber that saw SEQ catches up with no gap).
+  const cut = events[4].seq;
+  const since = startEvents(sb, ['--since', String(cut)]);
+  const caught = await since.waitFor((e) => e.some((x) => x.session === 'pre' && x.type === 'session.removed'));
+  assert.deepEqual(caught.map((e) => e.seq), caught.map((_, i) => cut + 1 + i));
+  // --type: only those types (comma-separated or repeated).
+  const typed = startEvents(sb, ['--history', '1000', '--type', 'session.busy,session.removed']);
+  await typed.waitFor(4);
+  assert.deepEqual(typed.events.map(shape).slice(0, 4), [['session.busy', 'ev', null], ...tail.filter((e) => e[0] === 'session.removed'), ['session.removed', 'pre', 'kill']]);
+  const badType = await sb.run(['events', '--type', 'session.nope']);
+  assert.equal(badType.code, 2);
+  assert.match(badType.stderr, /unknown event type 'session.nope' \(use session.created, /);
+  // status --json counts the events by type and the subscribers.
+  const status = JSON.parse((await sb.runOk(['status', '--json'])).stdout);
+  assert.equal(status.events.lastSeq, all.events.at(-1).seq);
+  assert.equal(status.events.byType['session.busy'], 1);
+  assert.equal(status.events.byType['session.removed'], 3);
+  assert.equal(status.events.subscribers, 6);
+  for (const r of [all, only, replay, everything, since, typed]) assert.equal(r.exit, null, `${r.stderr}`);
 });
 
 test('a subscriber that stops reading is dropped; the daemon and the other subscribers carry on', async (t) => {
@@ -150,6 +175,7 @@ test('a subscriber that stops reading is dropped; the daemon and the other subsc
   const fresh = startEvents(sb, ['--history', '1']);
   await fresh.waitFor(1);
   assert.deepEqual(shape(fresh.events[0]), ['session.created', 'after', null]);
+  assert.equal(JSON.parse((await sb.runOk(['status', '--json'])).stdout).events.droppedSubscribers, 1);
   holder.write('echo S$((2+3))S\r');
   await holder.waitFor('S5S');
 });

@@ -1,7 +1,8 @@
 // End-to-end: a wrapper program's hooks (test/support/recording-wrapper.mjs) fire
 // exactly once per occurrence, in order, with the right event fields, for every
 // way a client comes and goes and every way a session ends. The wrapper is the
-// sandbox's bin, so the daemon it auto-starts is the wrapper itself.
+// sandbox's bin; the daemon it auto-starts is tshpool's own program, which runs
+// the wrapper again as its hook host: the hooks never run in the daemon.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAlive, makeSandbox, procCmdline, waitUntil } from '../support/sandbox.mjs';
@@ -14,17 +15,18 @@ import {
   connectThroughStartup,
   makeHookSandbox,
   readRecords,
+  daemonStatus,
   specific,
   waitForRecords,
 } from '../support/hooks-recorder.mjs';
 
-/** An event without `at`, for exact comparison. */
-const withoutAt = ({ at, ...rest }) => rest;
+/** An event without `at` and `seq`, for exact comparison. */
+const withoutAt = ({ at, seq, ...rest }) => rest;
 
 /** Bounded wait after a sync point, to show that no further hook call comes. */
 const NOTHING_MORE_MS = 300;
 
-test('hooks run in the daemon, which is the wrapper; each fires once per occurrence, in order: new session, busy, detach, hangup, tshpool detach, -f, exit', async (t) => {
+test('hooks run in the wrapper\'s hook host, not in the daemon; each fires once per occurrence, in order: new session, busy, detach, hangup, tshpool detach, -f, exit', async (t) => {
   const sb = await makeHookSandbox(t);
   const windows = []; // [from, to] in which each specific event must have happened
 
@@ -43,8 +45,11 @@ test('hooks run in the daemon, which is the wrapper; each fires once per occurre
   const a = await step(1, () => sb.attachShell('main'));
   const daemonPid = await sb.daemonPid();
   const argv = procCmdline(daemonPid);
-  assert.ok(argv.includes(RECORDING_WRAPPER), `the daemon runs the wrapper: ${JSON.stringify(argv)}`);
+  assert.ok(!argv.includes(RECORDING_WRAPPER), `the daemon is tshpool's own program, not the wrapper: ${JSON.stringify(argv)}`);
   assert.equal(argv.at(-1), 'daemon');
+  const { hookHost } = await daemonStatus(sb);
+  assert.equal(hookHost.state, 'running');
+  assert.ok(procCmdline(hookHost.pid).includes(RECORDING_WRAPPER), 'the hook host runs the wrapper');
   const [{ pid: shellPid }] = await sb.list();
 
   // Busy: a second client without -f is refused (exit 3).
@@ -88,22 +93,22 @@ test('hooks run in the daemon, which is the wrapper; each fires once per occurre
   const records = readRecords(sb);
   assertPaired(records);
   const calls = specific(records);
-  const base = { sessionName: 'main', shellPid };
+  const base = { session: 'main', sessionName: 'main', shellPid };
   assert.deepEqual(
     calls.map((r) => [r.hook, r.name, withoutAt(r.event)]),
     [
-      ['onNewSession', 'main', { type: 'new_session', ...base, clientPid: a.pid }],
-      ['onBusy', 'main', { type: 'busy', ...base, clientPid: busy.pid }],
-      ['onClientDisconnect', 'main', { type: 'client_disconnect', ...base, clientPid: a.pid, reason: 'detach' }],
-      ['onReattach', 'main', { type: 'reattach', ...base, clientPid: c.pid }],
-      ['onClientDisconnect', 'main', { type: 'client_disconnect', ...base, clientPid: c.pid, reason: 'hangup' }],
-      ['onReattach', 'main', { type: 'reattach', ...base, clientPid: d.pid }],
-      ['onClientDisconnect', 'main', { type: 'client_disconnect', ...base, clientPid: d.pid, reason: 'detach' }],
-      ['onReattach', 'main', { type: 'reattach', ...base, clientPid: e.pid }],
-      ['onClientDisconnect', 'main', { type: 'client_disconnect', ...base, clientPid: e.pid, reason: 'force' }],
-      ['onReattach', 'main', { type: 'reattach', ...base, clientPid: f.pid }],
-      ['onClientDisconnect', 'main', { type: 'client_disconnect', ...base, clientPid: f.pid, reason: 'exit' }],
-      ['onShellDisconnect', 'main', { type: 'shell_disconnect', ...base, reason: 'exit', exitCode: 7 }],
+      ['onNewSession', 'main', { type: 'session.created', ...base, clientPid: a.pid }],
+      ['onBusy', 'main', { type: 'session.busy', ...base, clientPid: busy.pid }],
+      ['onClientDisconnect', 'main', { type: 'session.detached', ...base, clientPid: a.pid, reason: 'detach' }],
+      ['onReattach', 'main', { type: 'session.attached', ...base, clientPid: c.pid }],
+      ['onClientDisconnect', 'main', { type: 'session.detached', ...base, clientPid: c.pid, reason: 'hangup' }],
+      ['onReattach', 'main', { type: 'session.attached', ...base, clientPid: d.pid }],
+      ['onClientDisconnect', 'main', { type: 'session.detached', ...base, clientPid: d.pid, reason: 'detach' }],
+      ['onReattach', 'main', { type: 'session.attached', ...base, clientPid: e.pid }],
+      ['onClientDisconnect', 'main', { type: 'session.detached', ...base, clientPid: e.pid, reason: 'force' }],
+      ['onReattach', 'main', { type: 'session.attached', ...base, clientPid: f.pid }],
+      ['onClientDisconnect', 'main', { type: 'session.detached', ...base, clientPid: f.pid, reason: 'exit' }],
+      ['onShellDisconnect', 'main', { type: 'session.removed', ...base, reason: 'exit', exitCode: 7 }],
     ],
   );
   // `at`: when it happened (ms since the epoch), within the step that caused it, never going back.
@@ -112,7 +117,13 @@ test('hooks run in the daemon, which is the wrapper; each fires once per occurre
     assert.ok(Number.isInteger(r.event.at) && r.event.at >= from - 5 && r.event.at <= to + 5, `${r.hook} at ${r.event.at} not in [${from}, ${to}]`);
     if (i > 0) assert.ok(r.event.at >= calls[i - 1].event.at, `${r.hook}: at goes back`);
   });
-  for (const r of records) assert.equal(r.pid, daemonPid, `${r.hook} ran in the daemon`);
+  for (const r of records) assert.equal(r.pid, hookHost.pid, `${r.hook} ran in the hook host`);
+  // One sequence for every event, hooks and stream alike: numbered 1, 2, 3... with none missing.
+  const seqs = records.filter((r) => r.hook === 'onEvent').map((r) => r.event.seq);
+  assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
+  // The creating attach is announced too (shpool's order: created, then attached), to onEvent only.
+  const second = records.filter((r) => r.hook === 'onEvent')[1].event;
+  assert.deepEqual(withoutAt(second), { type: 'session.attached', ...base, clientPid: a.pid, created: true });
 });
 
 test('a session ending: tshpool kill (attached and detached), --ttl, and a shell that exits while detached', async (t) => {
@@ -162,9 +173,9 @@ test('a session ending: tshpool kill (attached and detached), --ttl, and a shell
   // Killed while attached.
   const ka = of('ka');
   assert.deepEqual(ka.map(shape), [
-    ['onNewSession', 'new_session', null, 'ka'],
-    ['onClientDisconnect', 'client_disconnect', 'kill', 'ka'],
-    ['onShellDisconnect', 'shell_disconnect', 'kill', 'ka'],
+    ['onNewSession', 'session.created', null, 'ka'],
+    ['onClientDisconnect', 'session.detached', 'kill', 'ka'],
+    ['onShellDisconnect', 'session.removed', 'kill', 'ka'],
   ]);
   assert.equal(ka[1].event.clientPid, results.killAttached.clientPid);
   assert.equal(ka[2].event.signal, 1, 'killed by SIGHUP');
@@ -173,17 +184,17 @@ test('a session ending: tshpool kill (attached and detached), --ttl, and a shell
   // Killed while detached.
   const kd = of('kd');
   assert.deepEqual(kd.map(shape), [
-    ['onNewSession', 'new_session', null, 'kd'],
-    ['onShellDisconnect', 'shell_disconnect', 'kill', 'kd'],
+    ['onNewSession', 'session.created', null, 'kd'],
+    ['onShellDisconnect', 'session.removed', 'kill', 'kd'],
   ]);
   assert.equal(kd[1].event.signal, 1);
 
   // TTL.
   const tt = of('tt');
   assert.deepEqual(tt.map(shape), [
-    ['onNewSession', 'new_session', null, 'tt'],
-    ['onClientDisconnect', 'client_disconnect', 'ttl', 'tt'],
-    ['onShellDisconnect', 'shell_disconnect', 'ttl', 'tt'],
+    ['onNewSession', 'session.created', null, 'tt'],
+    ['onClientDisconnect', 'session.detached', 'ttl', 'tt'],
+    ['onShellDisconnect', 'session.removed', 'ttl', 'tt'],
   ]);
   assert.equal(tt[0].event.clientPid, results.ttl.clientPid);
   assert.equal(tt[1].event.clientPid, results.ttl.clientPid);
@@ -194,8 +205,8 @@ test('a session ending: tshpool kill (attached and detached), --ttl, and a shell
   // Exit while detached: exitCode 4, no signal, no client_disconnect.
   const xd = of('xd');
   assert.deepEqual(xd.map(shape), [
-    ['onNewSession', 'new_session', null, 'xd'],
-    ['onShellDisconnect', 'shell_disconnect', 'exit', 'xd'],
+    ['onNewSession', 'session.created', null, 'xd'],
+    ['onShellDisconnect', 'session.removed', 'exit', 'xd'],
   ]);
   assert.equal(xd[1].event.exitCode, 4);
   assert.equal(xd[1].event.signal, undefined);
@@ -203,18 +214,19 @@ test('a session ending: tshpool kill (attached and detached), --ttl, and a shell
   // Every session's events carry its shell pid; new_session the creating client's pid.
   for (const name of Object.values(names)) {
     const evs = of(name).map((r) => r.event);
+    assert.ok(evs.every((e) => e.session === name && e.sessionName === name), `${name}: session and its alias sessionName`);
     assert.ok(Number.isInteger(evs[0].shellPid) && evs.every((e) => e.shellPid === evs[0].shellPid), `${name}: shellPid`);
     assert.ok(Number.isInteger(evs[0].clientPid), `${name}: new_session clientPid`);
     evs.forEach((e, i) => i > 0 && assert.ok(e.at >= evs[i - 1].at, `${name}: at goes back`));
   }
 });
 
-test('daemon shutdown (SIGTERM) ends every session with reason kill, and waits for their last (async) hooks', async (t) => {
+test('daemon shutdown (SIGTERM) ends every session with reason shutdown, and waits for their last (async) hooks', async (t) => {
   const sb = await makeHookSandbox(t, { env: { TSHPOOL_TEST_SLOW: 'onShellDisconnect:300' } });
   await sb.runOk(['attach', '-b', 'bg']);
   const term = await sb.attachShell('fg');
   const daemonPid = await sb.daemonPid();
-  await waitForRecords(sb, (r) => r.filter((x) => x.hook === 'onEvent').length === 2);
+  await waitForRecords(sb, (r) => r.filter((x) => x.hook === 'onEvent').length === 3);
   process.kill(daemonPid, 'SIGTERM');
   assert.equal((await term.waitExit()).exitCode, 128 + 1);
   await waitUntil(() => !isAlive(daemonPid), { message: 'the daemon to exit' });
@@ -223,12 +235,12 @@ test('daemon shutdown (SIGTERM) ends every session with reason kill, and waits f
   const of = (name) => specific(records).filter((r) => r.name === name).map((r) => [r.hook, r.event.reason ?? null]);
   assert.deepEqual(of('bg'), [
     ['onNewSession', null],
-    ['onShellDisconnect', 'kill'],
+    ['onShellDisconnect', 'shutdown'],
   ]);
   assert.deepEqual(of('fg'), [
     ['onNewSession', null],
-    ['onClientDisconnect', 'kill'],
-    ['onShellDisconnect', 'kill'],
+    ['onClientDisconnect', 'shutdown'],
+    ['onShellDisconnect', 'shutdown'],
   ]);
   // The slow last hooks completed before the daemon exited.
   assert.equal(records.filter((r) => r.done && r.hook === 'onShellDisconnect').length, 2, 'both 300 ms onShellDisconnect hooks finished');
@@ -240,7 +252,7 @@ test('daemon shutdown (SIGTERM) ends every session with reason kill, and waits f
 // reply to its hello and, having no handshake timeout, hung forever — ~7% of the
 // auto-starting commands (`attach` of a wrapper, `list`...). This test keeps
 // connecting throughout the daemon's start-up, so some connections land in it.
-test('the daemon (the wrapper) answers every client, also those that connect while it starts up', async (t) => {
+test('the daemon (started by the wrapper) answers every client, also those that connect while it starts up', async (t) => {
   for (let start = 1; start <= 3; start++) {
     const sb = await makeSandbox(t, { bin: RECORDING_WRAPPER });
     sb.spawnChild(['daemon'], { stdio: 'ignore' });

@@ -7,9 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { NODE, ROOT, makeSandbox, skipWithout } from '../support/sandbox.mjs';
+import { NODE, ROOT, makeSandbox, skipWithout, waitUntil } from '../support/sandbox.mjs';
 import { which } from '../support/sshd.mjs';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -66,7 +66,7 @@ test('npm pack, npm install -g: the installed tshpool and library work', { skip:
       assert.ok(files.has(f), `${f} is in the package`);
     }
     assert.ok(files.get('bin/tshpool').mode & 0o111, 'bin/tshpool is executable');
-    const unwanted = [...files.keys()].filter((p) => /^(test|src|scripts|node_modules|build|\.ci|\.scratch|\.git|bench-results)\//.test(p) || (p.endsWith('.ts') && !p.endsWith('.d.ts')) || p.endsWith('.tgz'));
+    const unwanted = [...files.keys()].filter((p) => /^(test|src|scripts|node_modules|build|\.ci|\.scratch|\.git|bench-results)\//.test(p) || (p.endsWith('.ts') && !p.endsWith('.d.ts') && !p.startsWith('examples/')) || p.endsWith('.tgz'));
     assert.deepEqual(unwanted, [], 'no tests, sources, scripts, build output or dependencies');
   });
 
@@ -97,7 +97,8 @@ test('npm pack, npm install -g: the installed tshpool and library work', { skip:
     assert.equal((await tshpool(['list', '--names'])).stdout, 'x\n');
     const pid = await sb.daemonPid();
     assert.ok(pid, 'a daemon runs');
-    assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[1], bin, 'the daemon is the installed tshpool');
+    const installedBin = join(prefix, 'lib', 'node_modules', 'tshpool', 'bin', 'tshpool');
+    assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[1], installedBin, 'the daemon is the installed tshpool');
 
     const doctor = await tshpool(['doctor']);
     assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
@@ -134,6 +135,50 @@ process.exitCode = await m.run(['--version']);
     assert.equal(version, pkg.version, 'run() is the CLI');
     const dts = readFileSync(join(prefix, 'lib', 'node_modules', 'tshpool', 'dist', 'index.d.ts'), 'utf8');
     for (const name of ['run', 'composeHooks', 'NoopHooks', 'LoggingHooks', 'Hooks', 'HookEvent']) assert.match(dts, new RegExp(`\\b${name}\\b`), `index.d.ts declares ${name}`);
+  });
+
+  await t.test('a wrapper project: the README example runs as written, require() works, a strict NodeNext TypeScript wrapper compiles and runs with tsx', async (st) => {
+    const proj = join(tmp, 'wrapper-project');
+    mkdirSync(join(proj, 'node_modules', '@types'), { recursive: true });
+    assert.equal((await runProgram(npm, ['init', '-y'], { cwd: proj, env: npmEnv(), timeout: 30_000 })).code, 0);
+    // An ES module project, as examples/wrapper.ts says (top-level await).
+    assert.equal((await runProgram(npm, ['pkg', 'set', 'type=module'], { cwd: proj, env: npmEnv(), timeout: 30_000 })).code, 0);
+    // The installed package, as `npm install tshpool` would place it (its own dependencies come along).
+    symlinkSync(join(prefix, 'lib', 'node_modules', 'tshpool'), join(proj, 'node_modules', 'tshpool'));
+    symlinkSync(join(ROOT, 'node_modules', '@types', 'node'), join(proj, 'node_modules', '@types', 'node'));
+    const sb = await makeSandbox(st, { bin: join(proj, 'my-wrapper.mjs') });
+
+    // require() from CommonJS.
+    const cjs = await runProgram(NODE, ['-e', "const t = require('tshpool'); console.log(typeof t.run, typeof t.composeHooks)"], { cwd: proj, env: sb.env, timeout: 20_000 });
+    assert.equal(cjs.stdout, 'function function\n', cjs.stderr);
+
+    // The README's wrapper example, saved as my-wrapper.mjs, run as written.
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const example = /<!-- example: my-wrapper\.mjs -->\s*```js\n([\s\S]*?)```/.exec(readme);
+    assert.ok(example, 'the README has the my-wrapper.mjs example');
+    writeFileSync(join(proj, 'my-wrapper.mjs'), example[1], { mode: 0o755 });
+    sb.env.MY_WRAPPER_LOG = join(tmp, 'my-wrapper.log');
+    const made = await sb.run(['attach', '-b', 'readme']);
+    assert.equal(made.code, 0, made.stderr);
+    await sb.runOk(['kill', 'readme']);
+    await waitUntil(() => existsSync(sb.env.MY_WRAPPER_LOG) && /readme: shell ended \(kill/.test(readFileSync(sb.env.MY_WRAPPER_LOG, 'utf8')), { message: 'the README example to log the session end' });
+    assert.match(readFileSync(sb.env.MY_WRAPPER_LOG, 'utf8'), /^created readme$/m);
+    const refused = await sb.run(['attach', '-b', 'tmp.x']);
+    assert.equal(refused.code, 4, refused.stderr);
+    assert.match(refused.stderr, /session 'tmp\.x' refused: /);
+
+    // examples/wrapper.ts: strict NodeNext TypeScript compiles against the installed types, and runs with tsx.
+    copyFileSync(join(ROOT, 'examples', 'wrapper.ts'), join(proj, 'wrapper.ts'));
+    writeFileSync(join(proj, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', noEmit: true, types: ['node'] }, files: ['wrapper.ts'] }));
+    const tsc = await runProgram(NODE, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', proj], { cwd: proj, env: sb.env, timeout: 60_000 });
+    assert.equal(tsc.code, 0, tsc.stdout + tsc.stderr);
+    const tsxSb = await makeSandbox(st, { bin: join(ROOT, 'node_modules', '.bin', 'tsx') });
+    const viaTsx = await runProgram(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(proj, 'wrapper.ts'), 'attach', '-b', 'ts'], { cwd: proj, env: tsxSb.env, timeout: 30_000 });
+    assert.equal(viaTsx.code, 0, viaTsx.stderr);
+    const status = JSON.parse((await runProgram(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(proj, 'wrapper.ts'), 'status', '--json'], { cwd: proj, env: tsxSb.env, timeout: 30_000 })).stdout);
+    assert.equal(status.hookHost.command.at(-1), join(proj, 'wrapper.ts'));
+    assert.ok(status.hookHost.command.some((a) => /tsx/.test(a)), `the hook host runs with tsx's flags: ${status.hookHost.command.join(' ')}`);
+    await waitUntil(async () => /hook event session\.created/.test(readFileSync(tsxSb.logPath, 'utf8')), { message: 'the TypeScript wrapper\'s LoggingHooks line' });
   });
 
   await t.test("README.md's relative links point at files in the package", () => {

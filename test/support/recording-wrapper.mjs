@@ -6,8 +6,8 @@
 //
 // Each hook call appends one JSON line {hook, name, event, pid} to
 // $TSHPOOL_TEST_RECORD (appendFileSync, so lines are in call order; the pid is the
-// process the hook ran in, i.e. the daemon). onEvent is recorded as
-// {hook: 'onEvent', name: event.sessionName, event}.
+// process the hook ran in: the wrapper's hook host, never the daemon). onEvent is
+// recorded as {hook: 'onEvent', name: event.session, event}.
 //
 // Misbehaviours, each naming one hook (onNewSession, ..., onEvent); the call is
 // recorded first, then:
@@ -21,7 +21,7 @@
 import { appendFileSync } from 'node:fs';
 import { run, composeHooks, LoggingHooks } from 'tshpool';
 
-const HOOKS = ['onNewSession', 'onReattach', 'onBusy', 'onClientDisconnect', 'onShellDisconnect', 'onEvent'];
+const HOOKS = ['onNewSession', 'onReattach', 'onBusy', 'onClientDisconnect', 'onShellDisconnect', 'onViewerJoin', 'onViewerLeave', 'onEvent'];
 const file = process.env.TSHPOOL_TEST_RECORD;
 const env = process.env;
 const [slowHook, slowMs] = (env.TSHPOOL_TEST_SLOW ?? '').split(':');
@@ -45,7 +45,7 @@ for (const hook of HOOKS) {
   recorder[hook] =
     hook === 'onEvent'
       ? (event) => {
-          record({ hook, name: event.sessionName, event });
+          record({ hook, name: event.session, event });
           return misbehave(hook);
         }
       : (name, event) => {
