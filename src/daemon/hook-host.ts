@@ -64,6 +64,9 @@ interface InFlight {
 interface PendingDecision {
   resolve: (r: DecisionResult) => void;
   timer: NodeJS.Timeout;
+  /** The hook asked and its deadline, for the failure's wording. */
+  hook: string;
+  timeoutMs: number;
 }
 
 export class HookHost {
@@ -133,7 +136,7 @@ export class HookHost {
         this.decisions.delete(id);
         resolve({ failure: `${DECISIONS[point].hook} did not answer within ${timeoutMs} ms` });
       }, left + DECISION_GRACE_MS);
-      this.decisions.set(id, { resolve, timer });
+      this.decisions.set(id, { resolve, timer, hook: DECISIONS[point].hook, timeoutMs });
       this.send({ type: 'decide', id, point, request, timeoutMs: left });
     });
   }
@@ -222,7 +225,7 @@ export class HookHost {
         clearTimeout(d.timer);
         this.decisions.delete(msg.id);
         if (msg.status === 'ok') d.resolve({ decision: msg.decision });
-        else d.resolve({ failure: msg.status === 'timeout' ? 'the decision hook timed out' : `the decision hook failed: ${msg.error?.message}` });
+        else d.resolve({ failure: msg.status === 'timeout' ? `${d.hook} did not answer within ${d.timeoutMs} ms` : `the decision hook failed: ${msg.error?.message}` });
         return;
       }
       case 'escaped':

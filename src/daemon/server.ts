@@ -371,7 +371,7 @@ class Connection {
       session: req.name,
       clientPid: req.clientPid,
       cmd: point === 'create' ? (attach?.cmd ?? null) : null,
-      dir: point === 'create' ? (attach?.dir ?? null) : null,
+      dir: point === 'create' ? (attach?.dir ?? this.deps.table.homeDir) : null,
       ttlMs: attach?.ttlMs ?? null,
       cols: req.cols,
       rows: req.rows,

@@ -64,6 +64,11 @@ export class SessionTable {
     },
   ) {}
 
+  /** Where a session starts when the client gives no directory. */
+  get homeDir(): string {
+    return this.deps.user.home;
+  }
+
   get(name: string): Session | undefined {
     return this.sessions.get(name);
   }

@@ -34,9 +34,10 @@ export async function ensureDaemon(sb) {
  * unless opts.start === false.
  */
 export async function makeHookSandbox(t, opts = {}) {
-  const sb = await makeSandbox(t, { bin: opts.bin ?? RECORDING_WRAPPER, config: opts.config ?? '', env: opts.env ?? {} });
+  const sb = await makeSandbox(t, { bin: opts.bin ?? RECORDING_WRAPPER, config: opts.config ?? '', env: opts.env ?? {}, nodeArgs: opts.nodeArgs ?? [] });
   sb.recordFile = sb.path('record.jsonl');
   sb.env.TSHPOOL_TEST_RECORD = sb.recordFile;
+  sb.env.TSHPOOL_TEST_ONCE_FILE = sb.path('misbehaved-once');
   if (opts.start !== false) await ensureDaemon(sb);
   return sb;
 }
@@ -71,7 +72,7 @@ export async function waitForRecords(sbOrFile, predOrCount, { timeout = 10_000, 
 
 /** Records of the specific hooks only (no onEvent, no `done` marks). */
 export function specific(records) {
-  return records.filter((r) => r.hook !== 'onEvent' && !r.done);
+  return records.filter((r) => r.hook !== 'onEvent' && !r.done && !r.spun);
 }
 
 /**
@@ -79,7 +80,7 @@ export function specific(records) {
  * onEvent with the same event (onEvent is called after the specific method).
  */
 export function assertPaired(records) {
-  const calls = records.filter((r) => !r.done);
+  const calls = records.filter((r) => !r.done && !r.spun);
   for (let i = 0; i < calls.length; i++) {
     const a = calls[i];
     if (a.hook === 'onEvent') {

@@ -320,8 +320,10 @@ export class RawClient {
 // ---------------------------------------------------------------------------
 
 class Sandbox {
-  constructor({ bin = BIN, config = '', env = {} } = {}) {
+  constructor({ bin = BIN, config = '', env = {}, nodeArgs = [] } = {}) {
     this.bin = bin;
+    /** Node flags put before the bin (a wrapper run with --import, say). */
+    this.nodeArgs = nodeArgs;
     this.dir = mkdtempSync('/tmp/tsp-');
     chmodSync(this.dir, 0o700);
     this.home = join(this.dir, 'h');
@@ -386,7 +388,7 @@ class Sandbox {
     const { input, env, cwd = this.home, timeout = 20_000 } = opts;
     const started = Date.now();
     return new Promise((resolvePromise, reject) => {
-      const child = spawn(NODE, [this.bin, ...args], {
+      const child = spawn(NODE, [...this.nodeArgs, this.bin, ...args], {
         env: this._env(env),
         cwd,
         stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -428,7 +430,7 @@ class Sandbox {
    */
   spawnTerm(args, opts = {}) {
     const env = this._env(opts.env);
-    const term = new PtyTerm(NODE, [this.bin, ...args], {
+    const term = new PtyTerm(NODE, [...this.nodeArgs, this.bin, ...args], {
       env,
       cwd: opts.cwd ?? this.home,
       cols: opts.cols ?? 80,
@@ -459,7 +461,7 @@ class Sandbox {
 
   /** Starts tshpool as a plain child process (node:child_process spawn options), tracked for cleanup. */
   spawnChild(args, opts = {}) {
-    const child = spawn(NODE, [this.bin, ...args], { cwd: this.home, stdio: 'pipe', ...opts, env: this._env(opts.env) });
+    const child = spawn(NODE, [...this.nodeArgs, this.bin, ...args], { cwd: this.home, stdio: 'pipe', ...opts, env: this._env(opts.env) });
     this.children.push(child);
     return child;
   }
@@ -528,7 +530,8 @@ class Sandbox {
   daemonProcesses() {
     return this.processes().filter((pid) => {
       const argv = procCmdline(pid);
-      return argv !== null && argv.includes(this.bin) && argv[argv.length - 1] === 'daemon';
+      // The daemon is tshpool's own program, also when a wrapper (this.bin) started it.
+      return argv !== null && argv[argv.length - 1] === 'daemon';
     });
   }
 
