@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { loadConfig, ConfigError, type ConfigSources, type LoadedConfig } from './config/load.js';
 import { DEFAULT_CONFIG, HOOK_COMMAND_NAMES, type Config } from './config/schema.js';
 import { HOOK_METHODS, type Hooks } from './hooks/hooks.js';
-import { ENV_HOOK_HOST } from './protocol/hook-host.js';
+import { ENV_HOOK_HOST, type HookHostSpec } from './protocol/hook-host.js';
 import { SESSION_EVENTS, SESSION_EVENT_TYPES, type SessionEventType } from './protocol/events.js';
 import type { DaemonLaunch } from './client/daemonize.js';
 import { resolve as resolvePath } from 'node:path';
@@ -77,8 +77,8 @@ function checkName(name: string): string {
 class Context {
   constructor(
     readonly global: GlobalOptions,
-    /** A wrapper's hook host command (node, its flags, the script); null for plain tshpool. */
-    readonly hookHost: string[] | null,
+    /** How a daemon runs this wrapper's hooks; null for plain tshpool. */
+    readonly hookHost: HookHostSpec | null,
   ) {}
 
   get paths(): Paths {
@@ -144,7 +144,7 @@ class Context {
   }
 }
 
-function buildProgram(hookHost: string[] | null, setResult: (p: Promise<number>) => void): Command {
+function buildProgram(hookHost: HookHostSpec | null, setResult: (p: Promise<number>) => void): Command {
   const program = new commander.Command('tshpool');
   let ctx: Context;
   const context = (): Context => (ctx ??= new Context(program.opts<GlobalOptions>(), hookHost));
@@ -451,10 +451,11 @@ function buildProgram(hookHost: string[] | null, setResult: (p: Promise<number>)
  * its Node flags (tsx, --import preloads). Null for plain tshpool or hooks
  * without a method.
  */
-function hookHostCommand(hooks: Hooks | undefined): string[] | null {
-  if (!hooks || !HOOK_METHODS.some((m) => typeof hooks[m] === 'function')) return null;
+function hookHostSpec(hooks: Hooks | undefined): HookHostSpec | null {
+  const methods = HOOK_METHODS.filter((m) => typeof hooks?.[m] === 'function');
   const script = process.argv[1];
-  return script ? [process.execPath, ...process.execArgv, resolvePath(script)] : null;
+  if (methods.length === 0 || !script) return null;
+  return { command: [process.execPath, ...process.execArgv, resolvePath(script)], methods };
 }
 
 /** Runs the CLI; resolves to the process exit code. Never throws. */
@@ -464,7 +465,7 @@ export async function main(argv: readonly string[], hooks?: Hooks): Promise<numb
     return serveHooks(hooks ?? {});
   }
   let result: Promise<number> | null = null;
-  const program = buildProgram(hookHostCommand(hooks), (p) => (result = p));
+  const program = buildProgram(hookHostSpec(hooks), (p) => (result = p));
   try {
     // No arguments: a person at a terminal gets the picker; scripts and pipes the help.
     const atTerminal = process.stdin.isTTY === true && process.stdout.isTTY === true && process.env.TERM !== 'dumb';

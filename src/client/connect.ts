@@ -203,7 +203,7 @@ export async function connect(opts: ConnectOptions): Promise<DaemonConnection> {
   }
   const c = new DaemonConnection(socket);
   await c.handshake();
-  const mine = opts.launch.hookHost?.at(-1) ?? null;
+  const mine = opts.launch.hookHost?.command.at(-1) ?? null;
   if (mine !== null && c.daemonWrapper !== mine) opts.notice(wrapperMismatch(mine, c, paths));
   return c;
 }

@@ -12,15 +12,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DAEMON_POLL_MAX_MS, DAEMON_POLL_START_MS, DAEMON_START_TIMEOUT_MS } from '../consts.js';
 import { fileURLToPath } from 'node:url';
 import type { Paths } from '../paths.js';
-import { ENV_HOOK_HOST, ENV_HOOK_HOST_COMMAND } from '../protocol/hook-host.js';
+import { ENV_HOOK_HOST, ENV_HOOK_HOST_COMMAND, type HookHostSpec } from '../protocol/hook-host.js';
 import { UserError } from './errors.js';
 
 /** How to start a daemon. */
 export interface DaemonLaunch {
   /** Global options to pass on (--socket, --config-file, --log-file, -v). */
   globalArgs: string[];
-  /** The wrapper's hook host command (node, flags, script); null for plain tshpool. */
-  hookHost: string[] | null;
+  /** How the daemon runs the wrapper's hook host; null for plain tshpool. */
+  hookHost: HookHostSpec | null;
 }
 
 /** tshpool's own launcher, whoever imported us. */

@@ -8,7 +8,7 @@
  * Nothing here ever waits on the host on a session's path.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { ENV_HOOK_HOST, type FromHost, type ToHost, type WireError } from '../protocol/hook-host.js';
+import { ENV_HOOK_HOST, type FromHost, type HookHostSpec, type ToHost, type WireError } from '../protocol/hook-host.js';
 import type { Decision, DecisionPoint, DecisionRequest, SessionEvent } from '../protocol/events.js';
 import { DECISIONS } from '../protocol/events.js';
 import { hookMethodsFor } from '../hooks/hooks.js';
@@ -46,8 +46,7 @@ export interface HookReport {
 export type DecisionResult = { decision: Decision | null } | { failure: string };
 
 export interface HookHostOptions {
-  /** node, its flags (the wrapper's execArgv) and the wrapper's script. */
-  command: string[];
+  spec: HookHostSpec;
   env: NodeJS.ProcessEnv;
   log: Logger;
   /** --max-old-space-size for the host; null = Node's default. */
@@ -72,7 +71,8 @@ interface PendingDecision {
 export class HookHost {
   private child: ChildProcess | null = null;
   private ready = false;
-  private methods = new Set<string>();
+  /** What the wrapper declared until the host says what it has. */
+  private methods: Set<string>;
   private readonly queue: { event: SessionEvent; timeoutMs: number }[] = [];
   private readonly inFlight = new Map<number, InFlight>();
   private readonly decisions = new Map<number, PendingDecision>();
@@ -88,11 +88,13 @@ export class HookHost {
   private counters = { restarts: 0, dropped: 0, escaped: 0, blocked: 0 };
   private lastCrash: { atUnixMs: number; cause: string } | null = null;
 
-  constructor(private readonly opts: HookHostOptions) {}
+  constructor(private readonly opts: HookHostOptions) {
+    this.methods = new Set(opts.spec.methods);
+  }
 
   start(): void {
     if (this.stopped || this.child) return;
-    const [node, ...rest] = this.opts.command;
+    const [node, ...rest] = this.opts.spec.command;
     const script = rest.pop()!;
     const heap = this.opts.heapLimitMb ? [`--max-old-space-size=${this.opts.heapLimitMb}`] : [];
     this.startedAt = Date.now();
@@ -107,13 +109,13 @@ export class HookHost {
     child.once('error', (err) => this.onGone(child, `cannot run the hook host: ${err.message}`));
     child.once('exit', (code, signal) => this.onGone(child, signal ? `killed by ${signal}` : `exited with status ${code}`));
     this.readyTimer = setTimeout(() => this.wedged(`it did not start serving within ${HOST_READY_TIMEOUT_MS / 1000} s`), HOST_READY_TIMEOUT_MS);
-    this.opts.log.info('hook host started', { pid: child.pid, command: this.opts.command.join(' ') });
+    this.opts.log.info('hook host started', { pid: child.pid, command: this.opts.spec.command.join(' ') });
   }
 
   /** Queues `event` for the hooks that handle it; never blocks, never throws. */
   deliver(event: SessionEvent, timeoutMs: number): void {
     if (this.stopped) return;
-    if (this.ready && hookMethodsFor(this.methods, event).length === 0) return;
+    if (hookMethodsFor(this.methods, event).length === 0) return;
     if (this.queue.length >= HOOK_HOST_QUEUE_MAX) {
       if (this.counters.dropped++ === 0 || this.counters.dropped % 1000 === 0) {
         this.opts.log.warn('hook host queue full; dropping events', { dropped: this.counters.dropped, seq: event.seq });
@@ -127,6 +129,7 @@ export class HookHost {
   /** Asks the host's decision hook for `point`; resolves by the deadline whatever the host does. */
   async decide(point: DecisionPoint, request: DecisionRequest, timeoutMs: number): Promise<DecisionResult> {
     const deadline = Date.now() + timeoutMs;
+    if (!this.methods.has(DECISIONS[point].hook)) return { decision: null };
     if (!this.ready && !(await this.waitReady(timeoutMs))) return { failure: this.downReason() };
     if (!this.methods.has(DECISIONS[point].hook)) return { decision: null };
     const id = this.nextDecisionId++;
@@ -143,7 +146,7 @@ export class HookHost {
 
   status(): HookHostStatus {
     return {
-      command: this.opts.command,
+      command: this.opts.spec.command,
       pid: this.child?.pid ?? null,
       state: this.stopped ? 'stopped' : this.ready ? 'running' : this.child ? 'starting' : 'restarting',
       methods: [...this.methods],

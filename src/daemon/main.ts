@@ -11,7 +11,7 @@ import { ENV_SOCKET, KILL_GRACE_MS, STARTUP_LOCK_STALE_MS } from '../consts.js';
 import type { ConfigSources, LoadedConfig } from '../config/load.js';
 import { checkCommandLine, HOOK_COMMAND_NAMES, type Config } from '../config/schema.js';
 import { watchConfig } from '../config/watch.js';
-import { ENV_HOOK_HOST_COMMAND } from '../protocol/hook-host.js';
+import { ENV_HOOK_HOST_COMMAND, parseHookHostSpec, type HookHostSpec } from '../protocol/hook-host.js';
 import type { DaemonStatus } from '../protocol/messages.js';
 import { checkSocketPathLength, ensurePrivateDir, socketDir, type Paths } from '../paths.js';
 import { VERSION } from '../version.js';
@@ -42,18 +42,13 @@ export interface DaemonOptions {
  * with (ENV_HOOK_HOST_COMMAND); null for plain tshpool. Removed from our
  * environment so that no session inherits it.
  */
-function hookHostCommand(log: Logger): string[] | null {
+function hookHostSpec(log: Logger): HookHostSpec | null {
   const raw = process.env[ENV_HOOK_HOST_COMMAND];
   delete process.env[ENV_HOOK_HOST_COMMAND];
   if (!raw) return null;
-  try {
-    const argv: unknown = JSON.parse(raw);
-    if (Array.isArray(argv) && argv.length >= 2 && argv.every((a) => typeof a === 'string')) return argv as string[];
-  } catch {
-    // Reported below.
-  }
-  log.error(`ignoring ${ENV_HOOK_HOST_COMMAND}: not a JSON array of at least 2 strings`, { value: raw.slice(0, 200) });
-  return null;
+  const spec = parseHookHostSpec(raw);
+  if (!spec) log.error(`ignoring ${ENV_HOOK_HOST_COMMAND}: not {"command": [node, ..., script], "methods": [...]}`, { value: raw.slice(0, 200) });
+  return spec;
 }
 
 /**
@@ -177,11 +172,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const guard = { internalErrors: 0 };
   const unguard = guardProcess(log, guard);
   const events = new EventHub(log);
-  const hostCommand = hookHostCommand(log);
+  const hostSpec = hookHostSpec(log);
   let lifecycle: LifecycleDispatcher | null = null;
-  const host = hostCommand
+  const host = hostSpec
     ? new HookHost({
-        command: hostCommand,
+        spec: hostSpec,
         env: { ...process.env, [ENV_SOCKET]: paths.socket },
         log,
         heapLimitMb: config.hooks.hostHeapLimitMb,
@@ -244,7 +239,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   };
   const server = createServer();
   // Handlers first: a client polling for the socket may connect the moment it listens.
-  serve(server, { log, config: () => config, table, events, status, checkHookCommands, lifecycle: dispatcher, wrapper: hostCommand?.at(-1) ?? null });
+  serve(server, { log, config: () => config, table, events, status, checkHookCommands, lifecycle: dispatcher, wrapper: hostSpec?.command.at(-1) ?? null });
   const activatedFd = systemdSocket();
   try {
     if (activatedFd !== null) {

@@ -14,11 +14,31 @@ import type { Decision, DecisionPoint, DecisionRequest, SessionEvent } from './e
 
 /** Set in the hook host's environment: `run()` then serves hooks instead of running the CLI. */
 export const ENV_HOOK_HOST = 'TSHPOOL_HOOK_HOST';
-/**
- * Set by a wrapper's client in the environment of the daemon it starts: the
- * command (JSON array: node, its flags, the wrapper's script) that runs the hook host.
- */
+/** Set by a wrapper's client in the environment of the daemon it starts: a HookHostSpec as JSON. */
 export const ENV_HOOK_HOST_COMMAND = 'TSHPOOL_HOOK_HOST_COMMAND';
+
+/** How a daemon runs a wrapper's hook host. */
+export interface HookHostSpec {
+  /** node, its flags (the wrapper's execArgv) and the wrapper's script. */
+  command: string[];
+  /**
+   * The hook methods the wrapper defines, known before the host is up: a daemon
+   * whose wrapper has no decision hook never waits for a starting host.
+   */
+  methods: string[];
+}
+
+/** Parses ENV_HOOK_HOST_COMMAND's value; null when it is not a HookHostSpec. */
+export function parseHookHostSpec(raw: string): HookHostSpec | null {
+  try {
+    const v = JSON.parse(raw) as Partial<HookHostSpec>;
+    const strings = (a: unknown): a is string[] => Array.isArray(a) && a.every((x) => typeof x === 'string');
+    if (strings(v.command) && v.command.length >= 2 && strings(v.methods)) return { command: v.command, methods: v.methods };
+  } catch {
+    // Not JSON.
+  }
+  return null;
+}
 
 /** An error as it crosses the channel. */
 export interface WireError {
