@@ -12,7 +12,7 @@ import type { Paths } from '../paths.js';
 import { nativeAddonProblem } from '../platform/native.js';
 import { splitShellWords } from '../util/shell-words.js';
 import { VERSION } from '../version.js';
-import { connectExisting } from './connect.js';
+import { connectExisting, type DaemonConnection } from './connect.js';
 import { ExitCode } from './errors.js';
 
 interface Check {
@@ -47,6 +47,27 @@ async function checkRuntimeDir(paths: Paths): Promise<Check> {
   }
 }
 
+/** A hook host that runs is fine; one restarting, or that crashed in the last minute, is a problem to look at. */
+const RECENT_CRASH_MS = 60_000;
+
+async function checkHookHost(conn: DaemonConnection): Promise<Check | null> {
+  conn.send({ type: 'status' });
+  const reply = await conn.next().catch(() => null);
+  if (reply?.type !== 'status') return null;
+  const h = reply.status.hookHost;
+  if (!h) return h === null ? { ok: true, what: 'no hook host (plain tshpool: no wrapper hooks)' } : null;
+  const who = `hook host of ${h.command.at(-1)} (hooks: ${h.methods.join(', ') || 'none'})`;
+  const crash = h.lastCrash && Date.now() - h.lastCrash.atUnixMs < RECENT_CRASH_MS ? h.lastCrash.cause : null;
+  if (h.state !== 'running' || crash) {
+    return {
+      ok: false,
+      what: `${who} is ${h.state}, ${h.restarts} restart(s)${crash ? `; it crashed ${Math.round((Date.now() - h.lastCrash!.atUnixMs) / 1000)} s ago: ${crash}` : ''}`,
+      fix: "sessions are not affected; see the hook errors in 'tshpool logs' and fix the wrapper's hooks",
+    };
+  }
+  return { ok: true, what: `${who} running (pid ${h.pid}, ${h.restarts} restart(s))` };
+}
+
 export async function doctor(paths: Paths, sources: ConfigSources): Promise<number> {
   const checks: Check[] = [];
   checks.push(await checkRuntimeDir(paths));
@@ -63,7 +84,9 @@ export async function doctor(paths: Paths, sources: ConfigSources): Promise<numb
     const conn = await connectExisting(paths).catch((err: Error) => err);
     if (conn instanceof Error) checks.push({ ok: false, what: `the daemon answers but the handshake failed: ${conn.message}`, fix: 'see the message; restart the daemon if it is an old version' });
     else if (conn) {
+      const host = await checkHookHost(conn);
       conn.close();
+      if (host) checks.push(host);
       checks.push(
         conn.daemonVersion === VERSION
           ? { ok: true, what: `daemon running (pid ${conn.daemonPid}, version ${conn.daemonVersion})` }

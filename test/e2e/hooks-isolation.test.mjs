@@ -74,6 +74,8 @@ test('process.exit(1) in a hook ends only the hook host, which restarts; the los
   const st = await waitForStatus(sb, (s) => s.hookHost.state === 'running' && s.hookHost.restarts === 1);
   assert.equal(st.hookHost.lastCrash.cause, 'exited with status 1');
   assert.match((await sb.runOk(['status'])).stdout, /^hook host: running, pid \d+, 1 restart\(s\); last crash \d+\w* ago: exited with status 1$/m);
+  const doctor = await sb.run(['doctor']);
+  assert.match(doctor.stdout, /^FAIL  hook host of \S+recording-wrapper\.mjs \(hooks: onNewSession, .*\) is running, 1 restart\(s\); it crashed \d+ s ago: exited with status 1$/m);
   await assertUnharmed(sb, ctx);
 });
 
