@@ -2,6 +2,7 @@
  * `tshpool events`: prints session events as JSON lines until interrupted.
  * `tshpool status`: the daemon's state and hook counters.
  */
+import type { DaemonStatus } from '../protocol/messages.js';
 import type { DaemonConnection } from './connect.js';
 import { ExitCode, UserError } from './errors.js';
 import { formatAge } from '../util/duration.js';
@@ -37,6 +38,14 @@ export function streamEvents(conn: DaemonConnection, session: string | null, his
   });
 }
 
+/** ", 12 lines dropped (not writable now: ENOSPC...)" when the log lost lines or cannot be written. */
+function logHealth(s: DaemonStatus): string {
+  const dropped = s.logDropped ?? 0;
+  const parts = [dropped ? `${dropped} line${dropped === 1 ? '' : 's'} dropped` : '', s.logError ? `not writable now: ${s.logError}` : ''];
+  const text = parts.filter(Boolean).join('; ');
+  return text ? ` (${text})` : '';
+}
+
 export async function status(conn: DaemonConnection, json: boolean): Promise<number> {
   conn.send({ type: 'status' });
   const reply = await conn.next();
@@ -50,7 +59,7 @@ export async function status(conn: DaemonConnection, json: boolean): Promise<num
     `daemon:   pid ${s.pid}, version ${s.version}, up ${formatAge(s.uptimeMs)}`,
     `sessions: ${s.sessions}`,
     `socket:   ${s.socket}`,
-    `log:      ${s.logFile}`,
+    `log:      ${s.logFile}${logHealth(s)}`,
     `config:   ${s.config.files.length ? s.config.files.join(', ') : '(defaults, no file)'}, loaded ${formatAge(Date.now() - s.config.loadedAtUnixMs)} ago${s.config.error ? `\n          last reload failed: ${s.config.error}` : ''}`,
   ];
   const turns = s.floodTurns;

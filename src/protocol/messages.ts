@@ -120,6 +120,10 @@ export interface DaemonStatus {
   sessions: number;
   socket: string;
   logFile: string;
+  /** Log lines lost (queue full, file not writable). Absent from older daemons. */
+  logDropped?: number;
+  /** Why the log cannot be written right now (it is retried every second), or null. */
+  logError?: string | null;
   hooks: Record<string, HookCounters>;
   /** Hook calls currently running or queued (config commands). */
   hooksInFlight: number;
