@@ -229,10 +229,19 @@ function names(o: Obj, key: string): string[] {
   }
   return list;
 }
+/**
+ * A record for keys chosen by the peer: without a prototype, `__proto__` is an
+ * ordinary key (validated and refused like any unknown one) instead of silently
+ * replacing the prototype and vanishing from the entries.
+ */
+function nullPrototype<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function strRecord(o: Obj, key: string): Record<string, string> {
   const v = o[key];
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProtocolError(`field '${key}' must be an object`);
-  const out: Record<string, string> = {};
+  const out = nullPrototype<string>();
   const entries = Object.entries(v);
   if (entries.length > 256) throw new ProtocolError(`field '${key}' has too many entries`);
   for (const [k, val] of entries) {
@@ -262,7 +271,7 @@ function handoff(o: Obj, key: string): TerminalHandoff {
 function hookCommands(o: Obj, key: string): Record<string, string[]> {
   const v = o[key];
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProtocolError(`field '${key}' must be an object`);
-  const out: Record<string, string[]> = {};
+  const out = nullPrototype<string[]>();
   const entries = Object.entries(v);
   if (entries.length > 16) throw new ProtocolError(`field '${key}' has too many entries`);
   for (const [name] of entries) out[name] = strArray(v as Obj, name, 64);
