@@ -76,7 +76,7 @@ async function removeStale(paths: Paths, log: Logger): Promise<void> {
   if (!paths.defaultSocket && !st.isSocket() && !st.isSymbolicLink()) {
     throw new DaemonStartError(`${paths.socket} exists and is not a socket; remove it or choose another --socket`);
   }
-  log.warn('removing a stale socket (the previous daemon died; its sessions are lost)', { socket: paths.socket, symlink: st.isSymbolicLink() || undefined });
+  log.warn('removing stale socket (the previous daemon died; its sessions are lost)', { socket: paths.socket, symlink: st.isSymbolicLink() || undefined });
   await unlink(paths.socket).catch((err: Error) => {
     throw new DaemonStartError(`cannot remove the stale ${paths.socket}: ${err.message}; remove it or choose another --socket`);
   });

@@ -22,7 +22,7 @@ import type { EventHub } from './events.js';
 import type { Config } from '../config/schema.js';
 import type { Session } from './session.js';
 import { isLogLevel, type Logger } from './log.js';
-import { SpawnProblem, type SessionTable } from './session-table.js';
+import { SpawnProblem, spawnFailureReason, type SessionTable } from './session-table.js';
 import { openPeerTerminal } from './terminal-handoff.js';
 import { KeybindingMatcher, viewerLeaves } from '../util/keybindings.js';
 import type { ReadStream } from 'node:tty';
@@ -373,7 +373,12 @@ class Connection {
       // Another client may have created it while we were checking.
       session = table.get(req.name);
       if (!session) {
-        session = table.create(req.name, prepared, { cols: req.cols, rows: req.rows, ttlMs: req.ttlMs, hookCommands: req.hooks });
+        try {
+          session = table.create(req.name, prepared, { cols: req.cols, rows: req.rows, ttlMs: req.ttlMs, hookCommands: req.hooks });
+        } catch (err) {
+          log.warn('cannot start a session', { session: req.name, error: err as Error });
+          return this.finish({ type: 'error', reason: await spawnFailureReason(err as Error) });
+        }
         created = true;
         session.announceCreated(req.clientPid);
       }
