@@ -62,6 +62,8 @@ export class DaemonConnection {
   private onClose: (() => void) | null = null;
   daemonVersion = '';
   daemonPid = 0;
+  /** Why the daemon's bytes could not be decoded, when that is what ended the connection. */
+  private readError: Error | null = null;
 
   constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => this.onChunk(chunk));
@@ -79,6 +81,7 @@ export class DaemonConnection {
     try {
       frames = this.decoder.push(chunk);
     } catch (err) {
+      this.readError = err as Error;
       this.socket.destroy(err as Error);
       return;
     }
@@ -146,8 +149,20 @@ export class DaemonConnection {
     const queued = this.replies.shift();
     if (queued) return queued;
     const reply = this.closed ? null : await new Promise<Reply | null>((resolve) => (this.waiter = resolve));
-    if (!reply) throw new UserError('the daemon closed the connection unexpectedly (it may have crashed; see its log)');
+    if (!reply) throw new UserError(this.closedWhy());
     return reply;
+  }
+
+  /** Says why no reply came, claiming a crash only when the daemon is really gone. */
+  private closedWhy(): string {
+    if (this.readError) return `cannot read the daemon's reply: ${this.readError.message}`;
+    if (!this.daemonPid) return "the daemon closed the connection before answering; see 'tshpool logs'";
+    try {
+      process.kill(this.daemonPid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return `the daemon (pid ${this.daemonPid}) is gone — it may have crashed; see 'tshpool logs'`;
+    }
+    return `the daemon (pid ${this.daemonPid}) closed the connection without a reply; see 'tshpool logs'`;
   }
 
   close(): void {

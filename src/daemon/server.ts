@@ -4,8 +4,19 @@
  * connection only, with a logged reason.
  */
 import type { Server, Socket } from 'node:net';
-import { FIRST_REQUEST_TIMEOUT_MS, INPUT_DRAIN_POLL_MS, INPUT_QUEUE_LIMIT_BYTES, REPLY_LINGER_MS } from '../consts.js';
-import { FrameDecoder, FrameKind, ProtocolError, encodeControl, type Frame } from '../protocol/codec.js';
+import {
+  FIRST_REQUEST_TIMEOUT_MS,
+  INPUT_DRAIN_POLL_MS,
+  INPUT_FRAME_MAX_BYTES,
+  INPUT_QUEUE_LIMIT_BYTES,
+  MAX_CONNECTIONS,
+  MAX_VIEWERS_PER_SESSION,
+  PARTIAL_FRAME_TIMEOUT_MS,
+  PAUSED_HANGUP_CHECK_MS,
+  REPLY_LINGER_MS,
+  SMALL_CONTROL_FRAME_BYTES,
+} from '../consts.js';
+import { FrameDecoder, FrameKind, MAX_CONTROL_FRAME_BYTES, ProtocolError, encodeControl, type Frame, type FrameLimits } from '../protocol/codec.js';
 import {
   PROTOCOL_VERSION,
   assertNever,
@@ -13,11 +24,12 @@ import {
   type DaemonStatus,
   type Reply,
   type Request,
+  type SessionInfo,
   type TerminalHandoff,
 } from '../protocol/messages.js';
 import { VERSION } from '../version.js';
 import { ClientLink } from './client-link.js';
-import { peerCred, peerCredUnavailable } from '../platform/peercred.js';
+import { peerCred, peerCredUnavailable, peerHungUp } from '../platform/peercred.js';
 import type { EventHub } from './events.js';
 import type { Config } from '../config/schema.js';
 import type { Session } from './session.js';
@@ -26,6 +38,11 @@ import { SpawnProblem, spawnFailureReason, type SessionTable } from './session-t
 import { openPeerTerminal } from './terminal-handoff.js';
 import { KeybindingMatcher, viewerLeaves } from '../util/keybindings.js';
 import type { ReadStream } from 'node:tty';
+
+/** A listed command line longer than this is cut (`cmd` is for people; 4096 chars is plenty). */
+const MAX_LISTED_CMD_CHARS = 4096;
+/** Sessions per list frame are added up to this many JSON bytes: well under the control-frame cap. */
+const LIST_CHUNK_BYTES = MAX_CONTROL_FRAME_BYTES / 2;
 
 /** A terminal taken over from the client, with the matcher for its keybindings. */
 interface TakenTerminal {
@@ -63,6 +80,9 @@ class Connection {
   private state: ConnState = 'hello';
   private readonly decoder = new FrameDecoder();
   private firstRequestTimer: NodeJS.Timeout | null;
+  private partialFrameTimer: NodeJS.Timeout | null = null;
+  /** While input is held (holdInputUntilDrained): the timer that looks at the queue and the peer. */
+  private inputHold: NodeJS.Timeout | null = null;
   /** Frames that arrived while an async request was in progress, handled in order afterwards. */
   private queued: Frame[] | null = null;
   private link: ClientLink | null = null;
@@ -80,7 +100,11 @@ class Connection {
     this.firstRequestTimer.unref();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => deps.log.debug('connection error', { error: err }));
-    socket.on('close', () => this.clearFirstRequestTimer());
+    socket.on('close', () => {
+      this.clearFirstRequestTimer();
+      if (this.partialFrameTimer) clearTimeout(this.partialFrameTimer);
+      if (this.inputHold) clearInterval(this.inputHold);
+    });
   }
 
   private clearFirstRequestTimer(): void {
@@ -88,14 +112,17 @@ class Connection {
     this.firstRequestTimer = null;
   }
 
-  /** Encodes a reply; one that cannot be encoded (too large) ends this connection, never the daemon. */
+  /**
+   * Encodes a reply; one that cannot be encoded (too large) is replaced by an
+   * error saying so, and ends this connection, never the daemon.
+   */
   private encode(reply: Reply): Buffer | null {
     try {
       return encodeControl(reply);
     } catch (err) {
       this.deps.log.warn('cannot send a reply; dropping the connection', { type: reply.type, error: err as Error });
       this.state = 'done';
-      this.socket.destroy();
+      endAndLinger(this.socket, encodeControl({ type: 'error', reason: `the daemon's ${reply.type} reply is too large to send (${(err as Error).message})` }));
       return null;
     }
   }
@@ -121,19 +148,53 @@ class Connection {
     if (!this.socket.destroyed) endAndLinger(this.socket, encodeControl({ type: 'error', reason: `protocol error: ${reason}` }));
   }
 
+  /** What this connection may send now (see FrameLimits): only what its state needs. */
+  private limits(): FrameLimits {
+    switch (this.state) {
+      case 'hello':
+        return { control: SMALL_CONTROL_FRAME_BYTES, data: 'refuse' };
+      case 'command':
+        return { control: MAX_CONTROL_FRAME_BYTES, data: 'refuse' };
+      case 'attached':
+        // A viewer's keystrokes are not used: skipped as they arrive, never buffered.
+        return { control: SMALL_CONTROL_FRAME_BYTES, data: this.viewer ? 'discard' : INPUT_FRAME_MAX_BYTES };
+      case 'done':
+        return { control: 0, data: 'discard' };
+      default:
+        return assertNever(this.state);
+    }
+  }
+
   private onData(chunk: Buffer): void {
     if (this.state === 'done') return;
-    let frames: Frame[];
     try {
-      frames = this.decoder.push(chunk);
+      this.decoder.limits = this.limits();
+      this.decoder.pushEach(chunk, (frame) => {
+        if (this.queued) this.queued.push(frame);
+        else this.onFrameSafely(frame);
+        this.decoder.limits = this.limits();
+      });
     } catch (err) {
       this.fail(err instanceof ProtocolError ? err.message : String(err));
       return;
     }
-    for (const frame of frames) {
-      if (this.queued) this.queued.push(frame);
-      else this.onFrameSafely(frame);
+    this.watchPartialFrame();
+  }
+
+  /** A frame that was begun must end: a peer cannot pin a buffer by stopping halfway. */
+  private watchPartialFrame(): void {
+    if (!this.decoder.midFrame || this.state === 'done') {
+      if (this.partialFrameTimer) clearTimeout(this.partialFrameTimer);
+      this.partialFrameTimer = null;
+      return;
     }
+    this.partialFrameTimer ??= setTimeout(() => {
+      this.partialFrameTimer = null;
+      // Not the peer's fault while we are the ones not reading (input backpressure).
+      if (this.socket.isPaused()) return this.watchPartialFrame();
+      if (this.decoder.midFrame) this.fail(`a frame did not complete within ${PARTIAL_FRAME_TIMEOUT_MS / 1000} s`);
+    }, PARTIAL_FRAME_TIMEOUT_MS);
+    this.partialFrameTimer.unref();
   }
 
   /** A bug in handling one request must end that connection, not the daemon and every session in it. */
@@ -177,6 +238,28 @@ class Connection {
     this.dispatch(req);
   }
 
+  /**
+   * The list reply in as many frames as it takes (all but the last with
+   * `more: true`), so it works for any number of sessions; a listed command line
+   * is cut to a preview, so one session always fits a frame.
+   */
+  private sendList(sessions: SessionInfo[]): void {
+    let chunk: SessionInfo[] = [];
+    let bytes = 0;
+    for (const info of sessions) {
+      const entry = info.cmd.length > MAX_LISTED_CMD_CHARS ? { ...info, cmd: `${info.cmd.slice(0, MAX_LISTED_CMD_CHARS)}…` } : info;
+      const size = Buffer.byteLength(JSON.stringify(entry));
+      if (chunk.length > 0 && bytes + size > LIST_CHUNK_BYTES) {
+        this.reply({ type: 'list', sessions: chunk, more: true });
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(entry);
+      bytes += size;
+    }
+    this.finish({ type: 'list', sessions: chunk });
+  }
+
   /** Keystrokes for the attached session (a viewer's are dropped). */
   private input(data: Buffer): void {
     const session = this.viewer ? undefined : this.deps.table.get(this.sessionName!);
@@ -185,17 +268,45 @@ class Connection {
     if (session.pendingInputBytes() > INPUT_QUEUE_LIMIT_BYTES) this.holdInputUntilDrained(session);
   }
 
-  /** Stops reading this client (its terminal, when handed off) until the shell has taken most of its input. */
+  /**
+   * Stops reading this client (its terminal, when handed off) until the shell has
+   * taken most of its input. An unread socket hides the peer's EOF behind the
+   * input queued in front of it, so meanwhile the daemon also asks whether the
+   * peer hung up: a killed client is dropped (and the session detached) at once.
+   */
   private holdInputUntilDrained(session: Session): void {
     const source = this.link?.terminal ?? this.socket;
-    if (source.isPaused()) return;
+    if (this.inputHold) return;
     source.pause();
-    const poll = setInterval(() => {
-      if (source.destroyed || session.pendingInputBytes() <= INPUT_QUEUE_LIMIT_BYTES / 2) {
-        clearInterval(poll);
-        source.resume();
+    let sinceHangupCheckMs = 0;
+    this.inputHold = setInterval(() => {
+      sinceHangupCheckMs += INPUT_DRAIN_POLL_MS;
+      if (sinceHangupCheckMs >= PAUSED_HANGUP_CHECK_MS) {
+        sinceHangupCheckMs = 0;
+        if (this.peerGone()) {
+          this.deps.log.info('the client hung up while its input was held', { session: this.sessionName ?? undefined, pid: this.peerPid ?? undefined });
+          this.socket.destroy();
+        }
+      }
+      if (this.socket.destroyed || source.destroyed || session.pendingInputBytes() <= INPUT_QUEUE_LIMIT_BYTES / 2) {
+        if (this.inputHold) clearInterval(this.inputHold);
+        this.inputHold = null;
+        if (!source.destroyed) source.resume();
       }
     }, INPUT_DRAIN_POLL_MS);
+  }
+
+  /** Has the client gone, though we are not reading its socket? (poll; without the addon, its pid.) */
+  private peerGone(): boolean {
+    const hungUp = peerHungUp(this.socket);
+    if (hungUp !== null) return hungUp;
+    if (this.peerPid === null) return false;
+    try {
+      process.kill(this.peerPid, 0);
+      return false;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    }
   }
 
   /** This client asked to leave (the detach keys, or `detach` from it). */
@@ -242,6 +353,8 @@ class Connection {
   /** Runs an async request; frames that arrive meanwhile wait their turn. */
   private runAsync(work: Promise<void>): void {
     this.queued = [];
+    // What arrives meanwhile stays in the kernel, not in `queued` (which stays small).
+    this.socket.pause();
     void work
       .catch((err) => {
         this.deps.log.error('request failed', { error: err as Error });
@@ -250,6 +363,7 @@ class Connection {
       .finally(() => {
         const frames = this.queued ?? [];
         this.queued = null;
+        if (!this.socket.destroyed && !this.inputHold) this.socket.resume();
         for (const f of frames) {
           // onFrame may start another async request, which queues again.
           const queue = this.queued as Frame[] | null;
@@ -301,6 +415,16 @@ class Connection {
       case 'send': {
         const session = table.get(req.name);
         if (!session) return this.finish({ type: 'error', reason: `not found: ${req.name}` });
+        // The same bound as typed input: a program that does not read cannot make `send` grow the daemon.
+        const waiting = session.pendingInputBytes();
+        if (waiting > INPUT_QUEUE_LIMIT_BYTES) {
+          return this.finish({
+            type: 'error',
+            reason:
+              `session '${req.name}' is not reading its input: ${Math.round(waiting / 1024)} KiB sent earlier still wait for it. ` +
+              'Try again once its program reads (or attach to see why it does not).',
+          });
+        }
         session.write(req.data);
         return this.finish({ type: 'ok' });
       }
@@ -326,7 +450,7 @@ class Connection {
         );
       }
       case 'list':
-        return this.finish({ type: 'list', sessions: table.all().map((s) => s.info()) });
+        return this.sendList(table.all().map((s) => s.info()));
       case 'events':
         this.state = 'done';
         this.deps.events.subscribe(this.socket, req.session, req.history);
@@ -415,6 +539,10 @@ class Connection {
   }
 
   private async view(req: Extract<Request, { type: 'view' }>): Promise<void> {
+    const existing = this.deps.table.get(req.name);
+    if (existing && existing.viewers.size >= MAX_VIEWERS_PER_SESSION) {
+      return this.finish({ type: 'error', reason: `session '${req.name}' already has ${MAX_VIEWERS_PER_SESSION} viewers, the most it takes; close one first` });
+    }
     const taken = await this.takeTerminal(req.handoff);
     const session = this.deps.table.get(req.name);
     if (!session || this.socket.destroyed) {
@@ -440,7 +568,10 @@ export function serve(server: Server, deps: ServerDeps): void {
   const uid = process.getuid!();
   const unavailable = peerCredUnavailable();
   if (unavailable) deps.log.warn(`${unavailable}; relying on the socket directory's permissions alone`);
+  let open = 0;
   server.on('connection', (socket) => {
+    open++;
+    socket.once('close', () => open--);
     let cred = null;
     try {
       cred = peerCred(socket);
@@ -453,6 +584,11 @@ export function serve(server: Server, deps: ServerDeps): void {
       deps.log.warn('refused a connection from another user', { uid: cred.uid, pid: cred.pid });
       socket.on('error', () => undefined);
       endAndLinger(socket, encodeControl({ type: 'error', reason: `forbidden: this tshpool daemon belongs to uid ${uid}` }));
+      return;
+    }
+    if (open > MAX_CONNECTIONS) {
+      deps.log.warn('refused a connection: too many at once', { limit: MAX_CONNECTIONS, pid: cred?.pid });
+      endAndLinger(socket, encodeControl({ type: 'error', reason: `the daemon has ${MAX_CONNECTIONS} connections open, the most it takes; close some clients and try again` }));
       return;
     }
     new Connection(socket, deps, cred?.pid ?? null);

@@ -165,7 +165,8 @@ export type Reply =
   | { type: 'error'; reason: string }
   | { type: 'detach-result'; notFound: string[]; notAttached: string[] }
   | { type: 'kill-result'; notFound: string[] }
-  | { type: 'list'; sessions: SessionInfo[] }
+  /** Sessions; `more: true` means another `list` frame follows with the next ones. */
+  | { type: 'list'; sessions: SessionInfo[]; more?: boolean }
   | { type: 'ok' }
   /** The attached session's shell ended; the connection closes after this. */
   | { type: 'exit'; exitCode: number; signal: number | null }
