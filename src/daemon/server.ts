@@ -36,13 +36,34 @@ import type { Session } from './session.js';
 import { isLogLevel, type Logger } from './log.js';
 import { SpawnProblem, spawnFailureReason, type SessionTable } from './session-table.js';
 import { openPeerTerminal } from './terminal-handoff.js';
+import { listReplies } from './list-reply.js';
 import { KeybindingMatcher, viewerLeaves } from '../util/keybindings.js';
 import type { ReadStream } from 'node:tty';
 
-/** A listed command line longer than this is cut (`cmd` is for people; 4096 chars is plenty). */
-const MAX_LISTED_CMD_CHARS = 4096;
-/** Sessions per list frame are added up to this many JSON bytes: well under the control-frame cap. */
-const LIST_CHUNK_BYTES = MAX_CONTROL_FRAME_BYTES / 2;
+/** How long a `send` waits for a session's program to take earlier input before it is refused. */
+const SEND_WAIT_MS = 10_000;
+/** `send` requests that may wait for one session at once (each holds up to 64 KiB). */
+const MAX_WAITING_SENDS = 16;
+
+/** Resolves true once the session's waiting input is down to half the limit (or the session ended), false after `timeoutMs`. */
+function inputRoom(session: Session, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + timeoutMs;
+    const poll = setInterval(() => {
+      const room = session.pendingInputBytes() <= INPUT_QUEUE_LIMIT_BYTES / 2;
+      if (room || Date.now() >= deadline) {
+        clearInterval(poll);
+        resolve(room);
+      }
+    }, INPUT_DRAIN_POLL_MS);
+  });
+}
+
+/** Counters shared by all connections (owned by serve()). */
+interface SharedLimits {
+  /** `send` requests waiting for room, per session. */
+  waitingSends: Map<Session, number>;
+}
 
 /** A terminal taken over from the client, with the matcher for its keybindings. */
 interface TakenTerminal {
@@ -61,6 +82,9 @@ export interface ServerDeps {
   /** Checks `attach --hook` names and command lines; returns a problem or null. */
   checkHookCommands: (hooks: Record<string, string[]>) => string | null;
 }
+
+/** ServerDeps plus what serve() keeps for all connections. */
+type ConnectionDeps = ServerDeps & { limits: SharedLimits };
 
 /**
  * Sends a last message and closes our side; whatever the peer still sends is
@@ -92,7 +116,7 @@ class Connection {
 
   constructor(
     private readonly socket: Socket,
-    private readonly deps: ServerDeps,
+    private readonly deps: ConnectionDeps,
     /** The client's pid from SO_PEERCRED; null when unknown (then no terminal handoff). */
     private readonly peerPid: number | null,
   ) {
@@ -159,7 +183,8 @@ class Connection {
         // A viewer's keystrokes are not used: skipped as they arrive, never buffered.
         return { control: SMALL_CONTROL_FRAME_BYTES, data: this.viewer ? 'discard' : INPUT_FRAME_MAX_BYTES };
       case 'done':
-        return { control: 0, data: 'discard' };
+        // Whatever follows the last request in the same read is ignored (onFrame), not an error.
+        return { control: MAX_CONTROL_FRAME_BYTES, data: 'discard' };
       default:
         return assertNever(this.state);
     }
@@ -238,26 +263,12 @@ class Connection {
     this.dispatch(req);
   }
 
-  /**
-   * The list reply in as many frames as it takes (all but the last with
-   * `more: true`), so it works for any number of sessions; a listed command line
-   * is cut to a preview, so one session always fits a frame.
-   */
+  /** The list reply, in as many frames as it takes (list-reply.ts). */
   private sendList(sessions: SessionInfo[]): void {
-    let chunk: SessionInfo[] = [];
-    let bytes = 0;
-    for (const info of sessions) {
-      const entry = info.cmd.length > MAX_LISTED_CMD_CHARS ? { ...info, cmd: `${info.cmd.slice(0, MAX_LISTED_CMD_CHARS)}…` } : info;
-      const size = Buffer.byteLength(JSON.stringify(entry));
-      if (chunk.length > 0 && bytes + size > LIST_CHUNK_BYTES) {
-        this.reply({ type: 'list', sessions: chunk, more: true });
-        chunk = [];
-        bytes = 0;
-      }
-      chunk.push(entry);
-      bytes += size;
-    }
-    this.finish({ type: 'list', sessions: chunk });
+    const replies = listReplies(sessions);
+    const last = replies.pop()!;
+    for (const r of replies) this.reply(r);
+    this.finish(last);
   }
 
   /** Keystrokes for the attached session (a viewer's are dropped). */
@@ -415,18 +426,7 @@ class Connection {
       case 'send': {
         const session = table.get(req.name);
         if (!session) return this.finish({ type: 'error', reason: `not found: ${req.name}` });
-        // The same bound as typed input: a program that does not read cannot make `send` grow the daemon.
-        const waiting = session.pendingInputBytes();
-        if (waiting > INPUT_QUEUE_LIMIT_BYTES) {
-          return this.finish({
-            type: 'error',
-            reason:
-              `session '${req.name}' is not reading its input: ${Math.round(waiting / 1024)} KiB sent earlier still wait for it. ` +
-              'Try again once its program reads (or attach to see why it does not).',
-          });
-        }
-        session.write(req.data);
-        return this.finish({ type: 'ok' });
+        return this.runAsync(this.send(session, req.data));
       }
       case 'resize':
         return this.fail('resize before attaching');
@@ -538,6 +538,39 @@ class Connection {
     void Promise.all(work).catch((err: Error) => this.deps.log.warn('cannot update the session directory', { session: session.name, error: err }));
   }
 
+  /**
+   * `send` under the same bound as typed input: while more than
+   * INPUT_QUEUE_LIMIT_BYTES wait for the program, the request waits (its
+   * connection unread); a program that reads nothing for SEND_WAIT_MS, or more
+   * than MAX_WAITING_SENDS requests waiting for one session, is refused with the reason.
+   */
+  private async send(session: Session, data: string): Promise<void> {
+    if (session.pendingInputBytes() > INPUT_QUEUE_LIMIT_BYTES && !(await this.waitForInputRoom(session))) {
+      const kib = Math.round(session.pendingInputBytes() / 1024);
+      return this.finish({
+        type: 'error',
+        reason: `session '${session.name}' is not reading its input (${kib} KiB sent earlier still wait for it); try again once its program reads`,
+      });
+    }
+    session.write(data);
+    this.finish({ type: 'ok' });
+  }
+
+  /** Waits (bounded in time and in waiting requests per session) until the session has room for input. */
+  private async waitForInputRoom(session: Session): Promise<boolean> {
+    const waiting = this.deps.limits.waitingSends;
+    const count = waiting.get(session) ?? 0;
+    if (count >= MAX_WAITING_SENDS) return false;
+    waiting.set(session, count + 1);
+    try {
+      return await inputRoom(session, SEND_WAIT_MS);
+    } finally {
+      const left = (waiting.get(session) ?? 1) - 1;
+      if (left > 0) waiting.set(session, left);
+      else waiting.delete(session);
+    }
+  }
+
   private async view(req: Extract<Request, { type: 'view' }>): Promise<void> {
     const existing = this.deps.table.get(req.name);
     if (existing && existing.viewers.size >= MAX_VIEWERS_PER_SESSION) {
@@ -569,6 +602,7 @@ export function serve(server: Server, deps: ServerDeps): void {
   const unavailable = peerCredUnavailable();
   if (unavailable) deps.log.warn(`${unavailable}; relying on the socket directory's permissions alone`);
   let open = 0;
+  const connDeps: ConnectionDeps = { ...deps, limits: { waitingSends: new Map() } };
   server.on('connection', (socket) => {
     open++;
     socket.once('close', () => open--);
@@ -591,6 +625,6 @@ export function serve(server: Server, deps: ServerDeps): void {
       endAndLinger(socket, encodeControl({ type: 'error', reason: `the daemon has ${MAX_CONNECTIONS} connections open, the most it takes; close some clients and try again` }));
       return;
     }
-    new Connection(socket, deps, cred?.pid ?? null);
+    new Connection(socket, connDeps, cred?.pid ?? null);
   });
 }
