@@ -87,6 +87,20 @@ export interface ServerDeps {
 type ConnectionDeps = ServerDeps & { limits: SharedLimits };
 
 /**
+ * Ends a connection that broke the protocol: the reason is sent and the socket
+ * closed once it is written, without reading what else the peer pushes (a Unix
+ * socket keeps what was sent readable for the peer after we close).
+ */
+function endAfterWrite(socket: Socket, last: Buffer): void {
+  socket.on('error', () => undefined);
+  socket.pause();
+  socket.end(last, () => socket.destroy());
+  const timer = setTimeout(() => socket.destroy(), REPLY_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
+/**
  * Sends a last message and closes our side; whatever the peer still sends is
  * discarded, and a peer that never closes its side is cut off after REPLY_LINGER_MS
  * (otherwise it would hold a file descriptor forever).
@@ -169,7 +183,7 @@ class Connection {
     this.clearFirstRequestTimer();
     this.state = 'done';
     // An attached session sees the close and drops this client (hangup).
-    if (!this.socket.destroyed) endAndLinger(this.socket, encodeControl({ type: 'error', reason: `protocol error: ${reason}` }));
+    if (!this.socket.destroyed) endAfterWrite(this.socket, encodeControl({ type: 'error', reason: `protocol error: ${reason}` }));
   }
 
   /** What this connection may send now (see FrameLimits): only what its state needs. */
