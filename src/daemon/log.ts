@@ -78,9 +78,6 @@ export class Logger {
   private open(): void {
     if (!this.file || this.closed) return;
     const stream = createWriteStream(this.file, { fs: this.fs });
-    stream.on('open', () => {
-      if (this.stream === stream) this.lastError = null;
-    });
     stream.on('error', (err) => {
       // A log we cannot write (full disk, removed directory) must not take the daemon down;
       // it is tried again, so it resumes when space comes back.
@@ -160,7 +157,9 @@ export class Logger {
     line += '\n';
     this.size += line.length;
     this.stream.write(line, (err) => {
+      // The error stays shown until a line is written again (a reopened file may still be full).
       if (err) this.dropped++;
+      else this.lastError = null;
     });
     if (this.size > LOG_MAX_BYTES) this.rotate();
   }
