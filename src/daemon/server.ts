@@ -192,7 +192,9 @@ class Connection {
       case 'hello':
         return { control: SMALL_CONTROL_FRAME_BYTES, data: 'refuse' };
       case 'command':
-        return { control: MAX_CONTROL_FRAME_BYTES, data: 'refuse' };
+        // While a request is served (attach), what follows it in the same read waits in `queued`:
+        // typed-ahead input is kept for after the attach (the socket is not read meanwhile).
+        return { control: MAX_CONTROL_FRAME_BYTES, data: this.queued ? INPUT_FRAME_MAX_BYTES : 'refuse' };
       case 'attached':
         // A viewer's keystrokes are not used: skipped as they arrive, never buffered.
         return { control: SMALL_CONTROL_FRAME_BYTES, data: this.viewer ? 'discard' : INPUT_FRAME_MAX_BYTES };
