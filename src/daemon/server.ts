@@ -87,18 +87,21 @@ export interface ServerDeps {
 type ConnectionDeps = ServerDeps & { limits: SharedLimits };
 
 /**
- * Ends a connection that broke the protocol: the reason is sent and the socket
- * closed once it is written, without reading what else the peer pushes (a Unix
- * socket keeps what was sent readable for the peer after we close).
+ * Ends a connection that broke the protocol: the reason is sent, and what the
+ * peer still pushes is read and dropped — so a peer busy writing does not fail
+ * with EPIPE before it reads the reason — but only up to LINGER_DISCARD_BYTES
+ * (a peer pushing 16 MiB frames costs little more than a small one).
  */
 function endAfterWrite(socket: Socket, last: Buffer): void {
-  socket.on('error', () => undefined);
-  socket.pause();
-  socket.end(last, () => socket.destroy());
-  const timer = setTimeout(() => socket.destroy(), REPLY_LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
+  endAndLinger(socket, last);
+  let discarded = 0;
+  socket.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_DISCARD_BYTES) socket.destroy();
+  });
 }
+/** See endAfterWrite. */
+const LINGER_DISCARD_BYTES = 1024 * 1024;
 
 /**
  * Sends a last message and closes our side; whatever the peer still sends is
