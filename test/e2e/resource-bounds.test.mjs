@@ -8,7 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
-import { makeSandbox, isAlive, shellRun, waitUntil } from '../support/sandbox.mjs';
+import { createServer } from 'node:net';
+import { makeSandbox, isAlive, shellRun, waitUntil, VERSION } from '../support/sandbox.mjs';
+import { PROTOCOL_VERSION } from '../../dist/protocol/messages.js';
 import { LiteClient, attachRequest, control, helloFrame, pool, rawRequest, rssMb } from '../support/load.mjs';
 
 const MiB = 1024 * 1024;
@@ -174,7 +176,18 @@ test('list, list --json work past 256 KiB of sessions (huge --cmd lines); the cl
   assert.ok(json.sessions.find((s) => s.name === 'huge1').cmd.endsWith('…'), 'a huge command line is listed as a preview');
   const table = await sb.runOk(['list']);
   assert.match(table.stdout, /^huge1\s/m);
-  // A daemon that is alive but closes without a reply is not said to have crashed.
-  const pid = await sb.daemonPid();
-  assert.ok(isAlive(pid));
+  // A daemon that is alive but closes without a reply is not said to have crashed (a stand-in daemon here).
+  const fake = sb.path('fake.sock');
+  const server = createServer((c) => {
+    c.once('data', () => {
+      c.write(control({ type: 'hello', protocol: PROTOCOL_VERSION, version: VERSION, pid: process.pid }));
+      c.once('data', () => c.destroy());
+    });
+  });
+  await new Promise((resolve) => server.listen(fake, resolve));
+  t.after(() => server.close());
+  const r = await sb.run(['--socket', fake, '--no-daemonize', 'list']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`the daemon \\(pid ${process.pid}\\) closed the connection without a reply; see 'tshpool logs'`));
+  assert.doesNotMatch(r.stderr, /crash/);
 });
