@@ -45,7 +45,7 @@ const SEND_WAIT_MS = 10_000;
 /** `send` requests that may wait for one session at once (each holds up to 64 KiB). */
 const MAX_WAITING_SENDS = 16;
 
-/** Resolves true once the session's waiting input is down to half the limit (or the session ended), false after `timeoutMs`. */
+/** Resolves true once the session's waiting input is down to half the limit, false after `timeoutMs`. */
 function inputRoom(session: Session, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const deadline = Date.now() + timeoutMs;
