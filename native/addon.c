@@ -4,6 +4,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
     {"peerCred", NULL, PeerCred, NULL, NULL, NULL, napi_default, NULL},
     {"disableOutputProcessing", NULL, DisableOutputProcessing, NULL, NULL, NULL, napi_default, NULL},
+    {"peerHungUp", NULL, PeerHungUp, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   return exports;

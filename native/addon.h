@@ -7,3 +7,4 @@ napi_value throw_errno(napi_env env, const char *what);
 int fd_arg(napi_env env, napi_callback_info info, const char *usage);
 napi_value PeerCred(napi_env env, napi_callback_info info);
 napi_value DisableOutputProcessing(napi_env env, napi_callback_info info);
+napi_value PeerHungUp(napi_env env, napi_callback_info info);

@@ -155,7 +155,7 @@ function buildProgram(hookHost: HookHostSpec | null, setResult: (p: Promise<numb
     .version(VERSION, '--version', 'print the version')
     .option('--socket <path>', 'daemon socket (default: $TSHPOOL_SOCKET inside a session, else $XDG_RUNTIME_DIR/tshpool/tshpool.socket or ${TMPDIR:-/tmp}/tshpool-<uid>/tshpool.socket)')
     .option('--config-file <file>', 'use this config file alone (default ~/.config/tshpool/config.toml over /etc/tshpool/config.toml)')
-    .option('--log-file <file>', "daemon log file (default beside the socket: tshpool.log)")
+    .option('--log-file <file>', 'daemon log file (default: tshpool.log in the private runtime directory; never a symlink or a file of another user)')
     .option('-v, --verbose', 'more daemon logging; repeat for more (-vv)', increase, 0)
     .option('--no-daemonize', 'never start a daemon automatically')
     .showHelpAfterError('(run with --help for usage)')

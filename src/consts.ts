@@ -15,6 +15,30 @@ export const REPLY_LINGER_MS = 2000;
 export const INPUT_QUEUE_LIMIT_BYTES = 256 * 1024;
 /** How often a paused client's input is looked at again. */
 export const INPUT_DRAIN_POLL_MS = 20;
+/**
+ * While a client's input is paused its socket is not read, so its EOF is not
+ * seen either: this often the daemon asks whether the peer hung up (a killed
+ * client must not stay "attached"; the issue asked for within a second).
+ */
+export const PAUSED_HANGUP_CHECK_MS = 250;
+
+/**
+ * What one connection may make the daemon buffer (issue 15): a hello, and every
+ * control message once attached (resize, detach), is tiny; a command up to the
+ * codec's control cap; keyboard input comes in reads of at most 64 KiB, so a data
+ * frame from a client is capped far below the 16 MiB the daemon may send.
+ */
+export const SMALL_CONTROL_FRAME_BYTES = 4 * 1024;
+export const INPUT_FRAME_MAX_BYTES = 1024 * 1024;
+/** A frame begun but not finished for this long (while we were reading) ends the connection. */
+export const PARTIAL_FRAME_TIMEOUT_MS = 10_000;
+/**
+ * Connections at once, and viewers per session; beyond them a connection is
+ * refused with a message. With the caps above, all connections together can pin
+ * at most ~MAX_CONNECTIONS × 1 MiB, and 256 is far more than one user's terminals.
+ */
+export const MAX_CONNECTIONS = 256;
+export const MAX_VIEWERS_PER_SESSION = 32;
 
 /**
  * A client whose socket holds more than this many unsent bytes has fallen behind

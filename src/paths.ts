@@ -2,9 +2,10 @@
  * Where tshpool keeps its socket, log and config (XDG base directories, written by
  * hand: there is no good small package and the rules are few).
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, lstatSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ENV_SOCKET, MAX_SOCKET_PATH_BYTES } from './consts.js';
 
 export class PathError extends Error {
@@ -21,10 +22,19 @@ export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string 
   return join(runtimeDir(env), 'tshpool.socket');
 }
 
-/** The daemon's log lives beside its socket: tshpool.socket → tshpool.log. */
-export function defaultLogPath(socketPath: string): string {
-  return socketPath.endsWith('.socket') ? `${socketPath.slice(0, -'.socket'.length)}.log` : `${socketPath}.log`;
+/**
+ * Where a daemon keeps everything but its socket (shell-integration scripts,
+ * sessions/, its log, its start-up lock): always inside the private runtime
+ * directory, never beside a --socket in a directory others may write. A --socket
+ * elsewhere gets a subdirectory of its own, named by a hash of its absolute path.
+ */
+export function stateDir(socketPath: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (socketPath === defaultSocketPath(env)) return runtimeDir(env);
+  const key = createHash('sha256').update(resolve(socketPath)).digest('hex').slice(0, STATE_KEY_HEX_CHARS);
+  return join(runtimeDir(env), `socket-${key}`);
 }
+/** 48 bits of the socket path's hash: unique among one user's sockets, short enough for socket paths inside it. */
+const STATE_KEY_HEX_CHARS = 12;
 
 export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
@@ -45,13 +55,12 @@ export function checkSocketPathLength(socketPath: string): void {
 }
 
 /**
- * Creates the socket's directory (0700) if needed and checks that it is ours and
- * private. With an explicit --socket in a shared directory the check is skipped
- * for that directory: the socket itself is still 0600.
+ * Creates `dir` (0700) if needed and checks that it is ours and private: a real
+ * directory (lstat: a symlink is refused, not followed), owned by us, with no
+ * permission for group or others. Throws PathError saying what to fix.
  */
-export function ensurePrivateDir(dir: string, strict: boolean): void {
+export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (!strict) return;
   const st = lstatSync(dir);
   const uid = process.getuid!();
   if (!st.isDirectory()) throw new PathError(`${dir} is not a directory (a symlink or file is in the way); remove it and try again`);
@@ -66,17 +75,40 @@ export function ensurePrivateDir(dir: string, strict: boolean): void {
 /** Resolved locations for one invocation. */
 export interface Paths {
   socket: string;
-  /** True when the socket lives in our own runtime directory (which we then check strictly). */
+  /** True when the socket lives in our own runtime directory. */
   defaultSocket: boolean;
+  /** The private directory for everything else (see stateDir). */
+  state: string;
   log: string;
+  /** True when the log is the user's --log-file (then checked as it is opened: see private-file.ts). */
+  explicitLog: boolean;
 }
 
 /** --socket, else $TSHPOOL_SOCKET (inside a session: its daemon), else the default. */
 export function resolvePaths(opts: { socket?: string | undefined; logFile?: string | undefined }, env: NodeJS.ProcessEnv = process.env): Paths {
   const socket = opts.socket ?? (env[ENV_SOCKET] || defaultSocketPath(env));
-  return { socket, defaultSocket: socket === defaultSocketPath(env), log: opts.logFile ?? defaultLogPath(socket) };
+  const state = stateDir(socket, env);
+  return {
+    socket,
+    defaultSocket: socket === defaultSocketPath(env),
+    state,
+    log: opts.logFile ?? join(state, 'tshpool.log'),
+    explicitLog: opts.logFile !== undefined,
+  };
 }
 
 export function socketDir(paths: Paths): string {
   return dirname(paths.socket);
+}
+
+/**
+ * Prepares the directories of an invocation: the runtime directory and the
+ * state directory are created 0700 and verified private (whatever --socket
+ * says); a --socket's own directory is only created if missing, since the
+ * socket is 0600 and nothing else of ours lives there.
+ */
+export function ensureDirs(paths: Paths, env: NodeJS.ProcessEnv = process.env): void {
+  ensurePrivateDir(runtimeDir(env));
+  if (paths.state !== runtimeDir(env)) ensurePrivateDir(paths.state);
+  if (!paths.defaultSocket) mkdirSync(socketDir(paths), { recursive: true, mode: 0o700 });
 }

@@ -44,11 +44,16 @@ export async function kill(conn: DaemonConnection, names: string[]): Promise<num
   return ExitCode.Ok;
 }
 
+/** Every session: the daemon sends a long list in several frames (`more`). */
 export async function fetchSessions(conn: DaemonConnection): Promise<SessionInfo[]> {
   conn.send({ type: 'list' });
-  const reply = await conn.next();
-  if (reply.type !== 'list') unexpected(reply);
-  return reply.sessions;
+  const sessions: SessionInfo[] = [];
+  for (;;) {
+    const reply = await conn.next();
+    if (reply.type !== 'list') unexpected(reply);
+    sessions.push(...reply.sessions);
+    if (!reply.more) return sessions;
+  }
 }
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. */

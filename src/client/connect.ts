@@ -5,8 +5,9 @@
 import { createConnection, type Socket } from 'node:net';
 import { FrameDecoder, FrameKind, ProtocolError, encodeControl, encodeData } from '../protocol/codec.js';
 import { PROTOCOL_VERSION, parseReply, type Reply, type Request } from '../protocol/messages.js';
-import { checkSocketPathLength, ensurePrivateDir, socketDir, type Paths } from '../paths.js';
+import { checkSocketPathLength, ensureDirs, type Paths } from '../paths.js';
 import { VERSION } from '../version.js';
+import { peerCred } from '../platform/peercred.js';
 import type { DaemonLaunch } from './daemonize.js';
 import { UserError } from './errors.js';
 
@@ -15,12 +16,35 @@ type ConnectError = NodeJS.ErrnoException & { code?: string };
 /** A daemon that accepts but does not answer hello (wedged, or not ours) is given up on after this. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/**
+ * Refuses a socket served by another user before anything is sent on it: with a
+ * --socket in a shared directory, someone else could be listening there to read
+ * the environment and keystrokes we would send. (SO_PEERCRED; without the addon,
+ * the directory's permissions are all there is.)
+ */
+function checkServer(socket: Socket, path: string): void {
+  const uid = process.getuid!();
+  const cred = peerCred(socket);
+  if (cred && cred.uid !== uid) {
+    socket.destroy();
+    throw new UserError(
+      `the socket ${path} is served by uid ${cred.uid}, not by you (uid ${uid}): refusing to talk to it. ` +
+        'Someone else may be impersonating your daemon; use a --socket in a directory only you can write.',
+    );
+  }
+}
+
 function tryConnect(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     socket.once('connect', () => {
       socket.off('error', reject);
-      resolve(socket);
+      try {
+        checkServer(socket, path);
+        resolve(socket);
+      } catch (err) {
+        reject(err as Error);
+      }
     });
     socket.once('error', reject);
   });
@@ -40,6 +64,8 @@ export class DaemonConnection {
   daemonPid = 0;
   /** The wrapper whose hooks the daemon runs (its script), null for plain tshpool. */
   daemonWrapper: string | null = null;
+  /** Why the daemon's bytes could not be decoded, when that is what ended the connection. */
+  private readError: Error | null = null;
 
   constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => this.onChunk(chunk));
@@ -57,6 +83,7 @@ export class DaemonConnection {
     try {
       frames = this.decoder.push(chunk);
     } catch (err) {
+      this.readError = err as Error;
       this.socket.destroy(err as Error);
       return;
     }
@@ -124,8 +151,20 @@ export class DaemonConnection {
     const queued = this.replies.shift();
     if (queued) return queued;
     const reply = this.closed ? null : await new Promise<Reply | null>((resolve) => (this.waiter = resolve));
-    if (!reply) throw new UserError('the daemon closed the connection unexpectedly (it may have crashed; see its log)');
+    if (!reply) throw new UserError(this.closedWhy());
     return reply;
+  }
+
+  /** Says why no reply came, claiming a crash only when the daemon is really gone. */
+  private closedWhy(): string {
+    if (this.readError) return `cannot read the daemon's reply: ${this.readError.message}`;
+    if (!this.daemonPid) return "the daemon closed the connection before answering; see 'tshpool logs'";
+    try {
+      process.kill(this.daemonPid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return `the daemon (pid ${this.daemonPid}) is gone — it may have crashed; see 'tshpool logs'`;
+    }
+    return `the daemon (pid ${this.daemonPid}) closed the connection without a reply; see 'tshpool logs'`;
   }
 
   close(): void {
@@ -176,7 +215,7 @@ export async function connect(opts: ConnectOptions): Promise<DaemonConnection> {
   const { paths } = opts;
   checkSocketPathLength(paths.socket);
   try {
-    ensurePrivateDir(socketDir(paths), paths.defaultSocket);
+    ensureDirs(paths);
   } catch (err) {
     throw new UserError((err as Error).message);
   }

@@ -6,13 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DAEMON_POLL_MAX_MS, DAEMON_POLL_START_MS, DAEMON_START_TIMEOUT_MS } from '../consts.js';
 import { fileURLToPath } from 'node:url';
 import type { Paths } from '../paths.js';
 import { ENV_HOOK_HOST, ENV_HOOK_HOST_COMMAND, type HookHostSpec } from '../protocol/hook-host.js';
+import { openLogFileSync, UnsafeFileError } from '../private-file.js';
 import { UserError } from './errors.js';
 
 /** How to start a daemon. */
@@ -39,9 +40,10 @@ export async function startDaemon(paths: Paths, launch: DaemonLaunch, tryConnect
   // The daemon writes its own leveled log; this catches what escapes it (crashes, Node warnings).
   let out: number | 'ignore' = 'ignore';
   try {
-    out = openSync(paths.log, 'a', 0o600);
-  } catch {
-    // An unwritable log must not prevent the daemon from starting.
+    out = openLogFileSync(paths.log);
+  } catch (err) {
+    // An unsafe --log-file is refused; an unwritable one must not prevent the daemon from starting.
+    if (err instanceof UnsafeFileError) throw new UserError(err.message);
   }
   const { args, env } = daemonCommand(launch);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env });

@@ -2,13 +2,14 @@
  * `tshpool doctor`: checks what tshpool needs and prints a fix for each problem.
  */
 import { constants } from 'node:fs';
-import { access, lstat, open } from 'node:fs/promises';
+import { closeSync } from 'node:fs';
+import { access, lstat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { userInfo } from 'node:os';
-import { dirname } from 'node:path';
 import { MAX_SOCKET_PATH_BYTES } from '../consts.js';
 import { loadConfig, type ConfigSources } from '../config/load.js';
-import type { Paths } from '../paths.js';
+import { runtimeDir, type Paths } from '../paths.js';
+import { openLogFile, UnsafeFileError } from '../private-file.js';
 import { nativeAddonProblem } from '../platform/native.js';
 import { splitShellWords } from '../util/shell-words.js';
 import { VERSION } from '../version.js';
@@ -22,28 +23,45 @@ interface Check {
   fix?: string;
 }
 
-function probeSocket(path: string): Promise<'live' | 'stale' | 'absent' | 'error'> {
+function probeSocket(path: string): Promise<'live' | 'stale' | 'dangling' | 'absent' | 'error'> {
   return new Promise((resolve) => {
     const c = createConnection(path);
     c.once('connect', () => {
       c.destroy();
       resolve('live');
     });
-    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? 'absent' : err.code === 'ECONNREFUSED' ? 'stale' : 'error'));
+    c.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED') return resolve('stale');
+      if (err.code !== 'ENOENT') return resolve('error');
+      // connect follows a symlink; one pointing nowhere still blocks listen.
+      lstat(path).then(() => resolve('dangling'), () => resolve('absent'));
+    });
   });
 }
 
-async function checkRuntimeDir(paths: Paths): Promise<Check> {
-  const dir = dirname(paths.socket);
+/** The runtime and state directories must be private (paths.ts checks the same before every use). */
+async function checkPrivateDir(dir: string, what: string): Promise<Check> {
   try {
     const st = await lstat(dir);
     const uid = process.getuid!();
     if (!st.isDirectory()) return { ok: false, what: `${dir} is not a directory`, fix: `rm ${dir}  (tshpool recreates it)` };
     if (st.uid !== uid) return { ok: false, what: `${dir} belongs to uid ${st.uid}`, fix: `remove it, or set XDG_RUNTIME_DIR to a directory of yours` };
-    if (paths.defaultSocket && (st.mode & 0o077) !== 0) return { ok: false, what: `${dir} has mode ${(st.mode & 0o777).toString(8)}`, fix: `chmod 700 ${dir}` };
-    return { ok: true, what: `runtime directory ${dir} is private` };
+    if ((st.mode & 0o077) !== 0) return { ok: false, what: `${dir} has mode ${(st.mode & 0o777).toString(8)}`, fix: `chmod 700 ${dir}` };
+    return { ok: true, what: `${what} ${dir} is private` };
   } catch {
-    return { ok: true, what: `runtime directory ${dir} does not exist yet`, fix: 'it is created (0700) on first use' };
+    return { ok: true, what: `${what} ${dir} does not exist yet`, fix: 'it is created (0700) on first use' };
+  }
+}
+
+/** Can the daemon write its log? An unsafe --log-file is a problem; a missing one is fine until a daemon runs. */
+async function checkLog(paths: Paths, daemonRuns: boolean): Promise<Check> {
+  try {
+    closeSync(await openLogFile(paths.log));
+    return { ok: true, what: `log file ${paths.log}` };
+  } catch (err) {
+    if (err instanceof UnsafeFileError) return { ok: false, what: err.message, fix: 'use a --log-file in a directory only you can write' };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !daemonRuns) return { ok: true, what: `log file ${paths.log}` };
+    return { ok: false, what: `cannot write the log file ${paths.log}: ${(err as Error).message}`, fix: 'check the directory permissions and free disk space' };
   }
 }
 
@@ -70,7 +88,8 @@ async function checkHookHost(conn: DaemonConnection): Promise<Check | null> {
 
 export async function doctor(paths: Paths, sources: ConfigSources): Promise<number> {
   const checks: Check[] = [];
-  checks.push(await checkRuntimeDir(paths));
+  checks.push(await checkPrivateDir(runtimeDir(), 'runtime directory'));
+  if (paths.state !== runtimeDir()) checks.push(await checkPrivateDir(paths.state, 'state directory'));
 
   const bytes = Buffer.byteLength(paths.socket);
   checks.push(
@@ -95,6 +114,8 @@ export async function doctor(paths: Paths, sources: ConfigSources): Promise<numb
     }
   } else if (state === 'stale') {
     checks.push({ ok: false, what: 'stale socket: the daemon died (its sessions are lost)', fix: 'run any tshpool command: it removes the stale socket and starts a new daemon' });
+  } else if (state === 'dangling') {
+    checks.push({ ok: false, what: `a dangling symlink is at the socket path ${paths.socket}`, fix: 'run any tshpool command: it replaces it (or remove it: rm ' + paths.socket + ')' });
   } else if (state === 'absent') {
     checks.push({ ok: true, what: 'no daemon running', fix: 'it starts automatically on first use' });
   } else {
@@ -133,14 +154,7 @@ export async function doctor(paths: Paths, sources: ConfigSources): Promise<numb
       : { ok: true, what: 'native addon loads (peer credential check, raw terminal output)' },
   );
 
-  const logWritable = await open(paths.log, 'a').then(
-    async (fh) => {
-      await fh.close();
-      return true;
-    },
-    (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && state !== 'live',
-  );
-  checks.push(logWritable ? { ok: true, what: `log file ${paths.log}` } : { ok: false, what: `cannot write the log file ${paths.log}`, fix: 'check the directory permissions and free disk space' });
+  checks.push(await checkLog(paths, state === 'live'));
 
   let problems = 0;
   for (const c of checks) {

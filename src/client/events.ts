@@ -47,6 +47,14 @@ export function streamEvents(conn: DaemonConnection, q: EventsQuery): Promise<nu
   });
 }
 
+/** ", 12 lines dropped (not writable now: ENOSPC...)" when the log lost lines or cannot be written. */
+function logHealth(s: DaemonStatus): string {
+  const dropped = s.logDropped ?? 0;
+  const parts = [dropped ? `${dropped} line${dropped === 1 ? '' : 's'} dropped` : '', s.logError ? `not writable now: ${s.logError}` : ''];
+  const text = parts.filter(Boolean).join('; ');
+  return text ? ` (${text})` : '';
+}
+
 export async function status(conn: DaemonConnection, json: boolean): Promise<number> {
   conn.send({ type: 'status' });
   const reply = await conn.next();
@@ -60,7 +68,7 @@ export async function status(conn: DaemonConnection, json: boolean): Promise<num
     `daemon:   pid ${s.pid}, version ${s.version}, up ${formatAge(s.uptimeMs)}`,
     `sessions: ${s.sessions}`,
     `socket:   ${s.socket}`,
-    `log:      ${s.logFile}`,
+    `log:      ${s.logFile}${logHealth(s)}`,
     `config:   ${s.config.files.length ? s.config.files.join(', ') : '(defaults, no file)'}, loaded ${formatAge(Date.now() - s.config.loadedAtUnixMs)} ago${s.config.error ? `\n          last reload failed: ${s.config.error}` : ''}`,
   ];
   const turns = s.floodTurns;

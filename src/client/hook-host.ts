@@ -17,6 +17,7 @@ import { DECISIONS } from '../protocol/events.js';
 import type { FromHost, ToHost, WireError } from '../protocol/hook-host.js';
 import { HOOK_METHODS, hookMethodsFor, runHook, toDecisionValue, toHookError, type EventHook, type HookContext, type HookOutcome, type Hooks, type SessionHandle } from '../hooks/hooks.js';
 import { setHookLogSink } from '../hooks/builtin.js';
+import { resolvePaths } from '../paths.js';
 import { connectExisting } from './connect.js';
 import { ExitCode } from './errors.js';
 
@@ -43,7 +44,7 @@ function sessionHandle(name: string): SessionHandle {
   const request = async <T>(work: (c: NonNullable<Awaited<ReturnType<typeof connectExisting>>>) => Promise<T>): Promise<T> => {
     const socket = process.env[ENV_SOCKET];
     if (!socket) throw new Error('the hook host does not know the daemon socket');
-    const conn = await connectExisting({ socket, defaultSocket: false, log: '' });
+    const conn = await connectExisting(resolvePaths({ socket }));
     if (!conn) throw new Error(`no daemon at ${socket}`);
     try {
       return await work(conn);

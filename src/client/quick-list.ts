@@ -8,7 +8,7 @@
  * returns null: the full CLI then runs the command with its usual checks,
  * messages and daemon auto-start.
  */
-import { ensurePrivateDir, resolvePaths, socketDir } from '../paths.js';
+import { ensureDirs, resolvePaths } from '../paths.js';
 import { list } from './commands.js';
 import { connectExisting, type DaemonConnection } from './connect.js';
 
@@ -21,7 +21,7 @@ export async function quickList(argv: readonly string[]): Promise<number | null>
   let conn: DaemonConnection | null;
   try {
     const paths = resolvePaths({});
-    ensurePrivateDir(socketDir(paths), paths.defaultSocket);
+    ensureDirs(paths);
     conn = await connectExisting(paths);
   } catch {
     return null;

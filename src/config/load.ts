@@ -3,8 +3,8 @@
  * /etc/tshpool/config.toml key by key (top-level keys); `--config-file` uses one
  * file alone. Errors name the file, line and key; unknown keys are warnings.
  */
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { DEFAULT_CONFIG, KEYS, TypeProblem, type Config } from './schema.js';
 
@@ -93,21 +93,52 @@ function missing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/**
+ * Config files are opened O_NONBLOCK and must be regular files: a FIFO (or a
+ * device) at the config path would otherwise block the open — at each hot reload
+ * one libuv pool thread, until new sessions and the log hang with them.
+ */
+const CONFIG_OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+function notRegular(file: string): ConfigError {
+  return new ConfigError(`config file ${file} is not a regular file (a FIFO, device or directory); replace it with a file`);
+}
+
 function readIfExists(file: string): string | null {
+  let fd: number;
   try {
-    return readFileSync(file, 'utf8');
+    fd = openSync(file, CONFIG_OPEN_FLAGS);
   } catch (err) {
     if (missing(err)) return null;
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
+  try {
+    if (!fstatSync(fd).isFile()) throw notRegular(file);
+    return readFileSync(fd, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function readIfExistsAsync(file: string): Promise<string | null> {
+  let fh;
   try {
-    return await readFile(file, 'utf8');
+    fh = await open(file, CONFIG_OPEN_FLAGS);
   } catch (err) {
     if (missing(err)) return null;
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    if (!(await fh.stat()).isFile()) throw notRegular(file);
+    return await fh.readFile('utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  } finally {
+    await fh.close();
   }
 }
 

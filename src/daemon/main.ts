@@ -4,7 +4,8 @@
  * and tears everything down on SIGTERM/SIGINT.
  */
 import { createConnection, createServer, type Server } from 'node:net';
-import { chmod, unlink } from 'node:fs/promises';
+import { closeSync } from 'node:fs';
+import { chmod, lstat, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import lockfile from 'proper-lockfile';
 import { ENV_SOCKET, KILL_GRACE_MS, STARTUP_LOCK_STALE_MS } from '../consts.js';
@@ -13,8 +14,9 @@ import { checkCommandLine, HOOK_COMMAND_NAMES, type Config } from '../config/sch
 import { watchConfig } from '../config/watch.js';
 import { ENV_HOOK_HOST_COMMAND, parseHookHostSpec, type HookHostSpec } from '../protocol/hook-host.js';
 import type { DaemonStatus } from '../protocol/messages.js';
-import { checkSocketPathLength, ensurePrivateDir, socketDir, type Paths } from '../paths.js';
+import { checkSocketPathLength, ensureDirs, type Paths } from '../paths.js';
 import { VERSION } from '../version.js';
+import { openLogFileSync, UnsafeFileError } from '../private-file.js';
 import { join } from 'node:path';
 import { DetachedTurns } from './detached-turns.js';
 import { EventHub } from './events.js';
@@ -75,7 +77,11 @@ export class DaemonStartError extends Error {
   override name = 'DaemonStartError';
 }
 
-/** Is something accepting connections on `socket`? 'stale' = a file nobody listens on. */
+/**
+ * Is something accepting connections on `socket`? 'stale' = something nobody
+ * listens on: a dead daemon's socket, or a dangling symlink (connect says ENOENT,
+ * yet listen would fail with EADDRINUSE).
+ */
 function probe(socket: string): Promise<'live' | 'stale' | 'absent'> {
   return new Promise((resolve) => {
     const c = createConnection(socket);
@@ -83,7 +89,27 @@ function probe(socket: string): Promise<'live' | 'stale' | 'absent'> {
       c.destroy();
       resolve('live');
     });
-    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? 'absent' : 'stale'));
+    c.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') return resolve('stale');
+      lstat(socket).then(() => resolve('stale'), () => resolve('absent'));
+    });
+  });
+}
+
+/**
+ * Removes what is left at the socket path. In our private runtime directory
+ * anything there is ours; at a --socket elsewhere only a socket or a symlink is
+ * removed, never a file the user may care about.
+ */
+async function removeStale(paths: Paths, log: Logger): Promise<void> {
+  const st = await lstat(paths.socket).catch(() => null);
+  if (!st) return;
+  if (!paths.defaultSocket && !st.isSocket() && !st.isSymbolicLink()) {
+    throw new DaemonStartError(`${paths.socket} exists and is not a socket; remove it or choose another --socket`);
+  }
+  log.warn('removing stale socket (the previous daemon died; its sessions are lost)', { socket: paths.socket, symlink: st.isSymbolicLink() || undefined });
+  await unlink(paths.socket).catch((err: Error) => {
+    throw new DaemonStartError(`cannot remove the stale ${paths.socket}: ${err.message}; remove it or choose another --socket`);
   });
 }
 
@@ -104,22 +130,20 @@ function listen(server: Server, socket: string): Promise<void> {
 async function claimSocket(server: Server, paths: Paths, log: Logger): Promise<void> {
   const release = await lockfile
     .lock(paths.socket, {
-      lockfilePath: `${paths.socket}.lock`,
+      // In the private state directory: beside a --socket in a shared directory, another user could pre-create it.
+      lockfilePath: join(paths.state, 'tshpool.socket.lock'),
       realpath: false,
       stale: STARTUP_LOCK_STALE_MS,
       retries: { retries: 40, minTimeout: 25, maxTimeout: 250 },
       onCompromised: (err) => log.warn('start-up lock compromised', { error: err }),
     })
     .catch((err: Error) => {
-      throw new DaemonStartError(`cannot take the start-up lock ${paths.socket}.lock: ${err.message}`);
+      throw new DaemonStartError(`cannot take the start-up lock in ${paths.state}: ${err.message}`);
     });
   try {
     const state = await probe(paths.socket);
     if (state === 'live') throw new DaemonStartError(`a daemon is already running on ${paths.socket}`);
-    if (state === 'stale') {
-      log.warn('removing stale socket (the previous daemon died; its sessions are lost)', { socket: paths.socket });
-      await unlink(paths.socket).catch(() => undefined);
-    }
+    if (state === 'stale') await removeStale(paths, log);
     await listen(server, paths.socket);
     await chmod(paths.socket, 0o600);
   } finally {
@@ -158,11 +182,22 @@ function listenOnFd(server: Server, fd: number): Promise<void> {
   });
 }
 
+/** At start-up (before serving): a --log-file that must not be written stops the daemon with the reason. */
+function refuseUnsafeLog(file: string): void {
+  try {
+    closeSync(openLogFileSync(file));
+  } catch (err) {
+    if (err instanceof UnsafeFileError) throw new DaemonStartError(err.message);
+    // Unwritable (missing directory, full disk): the daemon runs and retries the log.
+  }
+}
+
 /** Runs the daemon until SIGTERM/SIGINT; resolves to the exit code. */
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const { paths } = opts;
   checkSocketPathLength(paths.socket);
-  ensurePrivateDir(socketDir(paths), paths.defaultSocket);
+  ensureDirs(paths);
+  if (paths.explicitLog) refuseUnsafeLog(paths.log);
   const log = new Logger(paths.log, opts.logLevel);
   for (const w of opts.loaded.warnings) log.warn(w);
 
@@ -187,10 +222,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const dispatcher = lifecycle;
   const onEvent = (event: SessionEventFields, session: Session): void => dispatcher.emit(event, session.hookCommands);
   const info = userInfo();
-  const runtime = socketDir(paths);
   let integration = null;
   try {
-    integration = await writeShellIntegration(join(runtime, 'shell-integration'));
+    integration = await writeShellIntegration(join(paths.state, 'shell-integration'));
   } catch (err) {
     log.warn('cannot write the shell integration scripts; prompts will not be prefixed', { error: err as Error });
   }
@@ -199,7 +233,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     log,
     user: { home: process.env.HOME || info.homedir, user: info.username, shell: info.shell || process.env.SHELL || '/bin/sh' },
     config: () => config,
-    sessionsDir: join(runtime, 'sessions'),
+    sessionsDir: join(paths.state, 'sessions'),
     baseEnv: {
       [ENV_SOCKET]: paths.socket,
       ...(process.env.XDG_RUNTIME_DIR ? { XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR } : {}),
@@ -218,6 +252,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       sessions: table.size,
       socket: paths.socket,
       logFile: paths.log,
+      logDropped: log.dropped,
+      logError: log.lastError,
       ...dispatcher.status(),
       internalErrors: guard.internalErrors,
       config: { ...configState },

@@ -4,8 +4,19 @@
  * connection only, with a logged reason.
  */
 import type { Server, Socket } from 'node:net';
-import { FIRST_REQUEST_TIMEOUT_MS, INPUT_DRAIN_POLL_MS, INPUT_QUEUE_LIMIT_BYTES, REPLY_LINGER_MS } from '../consts.js';
-import { FrameDecoder, FrameKind, ProtocolError, encodeControl, type Frame } from '../protocol/codec.js';
+import {
+  FIRST_REQUEST_TIMEOUT_MS,
+  INPUT_DRAIN_POLL_MS,
+  INPUT_FRAME_MAX_BYTES,
+  INPUT_QUEUE_LIMIT_BYTES,
+  MAX_CONNECTIONS,
+  MAX_VIEWERS_PER_SESSION,
+  PARTIAL_FRAME_TIMEOUT_MS,
+  PAUSED_HANGUP_CHECK_MS,
+  REPLY_LINGER_MS,
+  SMALL_CONTROL_FRAME_BYTES,
+} from '../consts.js';
+import { FrameDecoder, FrameKind, MAX_CONTROL_FRAME_BYTES, ProtocolError, encodeControl, type Frame, type FrameLimits } from '../protocol/codec.js';
 import {
   PROTOCOL_VERSION,
   assertNever,
@@ -13,23 +24,50 @@ import {
   type DaemonStatus,
   type Reply,
   type Request,
+  type SessionInfo,
   type TerminalHandoff,
 } from '../protocol/messages.js';
 import { VERSION } from '../version.js';
 import { ClientLink } from './client-link.js';
-import { peerCred, peerCredUnavailable } from '../platform/peercred.js';
+import { peerCred, peerCredUnavailable, peerHungUp } from '../platform/peercred.js';
 import type { EventHub } from './events.js';
 import type { Config } from '../config/schema.js';
 import type { Session } from './session.js';
 import { isLogLevel, type Logger } from './log.js';
-import { SpawnProblem, type SessionTable } from './session-table.js';
+import { SpawnProblem, spawnFailureReason, type SessionTable } from './session-table.js';
 import { openPeerTerminal } from './terminal-handoff.js';
+import { listReplies } from './list-reply.js';
 import { KeybindingMatcher, viewerLeaves } from '../util/keybindings.js';
 import type { ReadStream } from 'node:tty';
 import type { DecisionPoint, DecisionRequest } from '../protocol/events.js';
 import type { LifecycleDispatcher, SessionCommands } from './lifecycle.js';
 
 type AttachOrView = Extract<Request, { type: 'attach' | 'view' }>;
+
+/** How long a `send` waits for a session's program to take earlier input before it is refused. */
+const SEND_WAIT_MS = 10_000;
+/** `send` requests that may wait for one session at once (each holds up to 64 KiB). */
+const MAX_WAITING_SENDS = 16;
+
+/** Resolves true once the session's waiting input is down to half the limit, false after `timeoutMs`. */
+function inputRoom(session: Session, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + timeoutMs;
+    const poll = setInterval(() => {
+      const room = session.pendingInputBytes() <= INPUT_QUEUE_LIMIT_BYTES / 2;
+      if (room || Date.now() >= deadline) {
+        clearInterval(poll);
+        resolve(room);
+      }
+    }, INPUT_DRAIN_POLL_MS);
+  });
+}
+
+/** Counters shared by all connections (owned by serve()). */
+interface SharedLimits {
+  /** `send` requests waiting for room, per session. */
+  waitingSends: Map<Session, number>;
+}
 
 /** A terminal taken over from the client, with the matcher for its keybindings. */
 interface TakenTerminal {
@@ -52,6 +90,26 @@ export interface ServerDeps {
   checkHookCommands: (hooks: Record<string, string[]>) => string | null;
 }
 
+/** ServerDeps plus what serve() keeps for all connections. */
+type ConnectionDeps = ServerDeps & { limits: SharedLimits };
+
+/**
+ * Ends a connection that broke the protocol: the reason is sent, and what the
+ * peer still pushes is read and dropped — so a peer busy writing does not fail
+ * with EPIPE before it reads the reason — but only up to LINGER_DISCARD_BYTES
+ * (a peer pushing 16 MiB frames costs little more than a small one).
+ */
+function endAfterWrite(socket: Socket, last: Buffer): void {
+  endAndLinger(socket, last);
+  let discarded = 0;
+  socket.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_DISCARD_BYTES) socket.destroy();
+  });
+}
+/** See endAfterWrite. */
+const LINGER_DISCARD_BYTES = 1024 * 1024;
+
 /**
  * Sends a last message and closes our side; whatever the peer still sends is
  * discarded, and a peer that never closes its side is cut off after REPLY_LINGER_MS
@@ -70,6 +128,9 @@ class Connection {
   private state: ConnState = 'hello';
   private readonly decoder = new FrameDecoder();
   private firstRequestTimer: NodeJS.Timeout | null;
+  private partialFrameTimer: NodeJS.Timeout | null = null;
+  /** While input is held (holdInputUntilDrained): the timer that looks at the queue and the peer. */
+  private inputHold: NodeJS.Timeout | null = null;
   /** Frames that arrived while an async request was in progress, handled in order afterwards. */
   private queued: Frame[] | null = null;
   private link: ClientLink | null = null;
@@ -79,7 +140,7 @@ class Connection {
 
   constructor(
     private readonly socket: Socket,
-    private readonly deps: ServerDeps,
+    private readonly deps: ConnectionDeps,
     /** The client's pid from SO_PEERCRED; null when unknown (then no terminal handoff). */
     private readonly peerPid: number | null,
   ) {
@@ -87,7 +148,11 @@ class Connection {
     this.firstRequestTimer.unref();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => deps.log.debug('connection error', { error: err }));
-    socket.on('close', () => this.clearFirstRequestTimer());
+    socket.on('close', () => {
+      this.clearFirstRequestTimer();
+      if (this.partialFrameTimer) clearTimeout(this.partialFrameTimer);
+      if (this.inputHold) clearInterval(this.inputHold);
+    });
   }
 
   private clearFirstRequestTimer(): void {
@@ -95,14 +160,17 @@ class Connection {
     this.firstRequestTimer = null;
   }
 
-  /** Encodes a reply; one that cannot be encoded (too large) ends this connection, never the daemon. */
+  /**
+   * Encodes a reply; one that cannot be encoded (too large) is replaced by an
+   * error saying so, and ends this connection, never the daemon.
+   */
   private encode(reply: Reply): Buffer | null {
     try {
       return encodeControl(reply);
     } catch (err) {
       this.deps.log.warn('cannot send a reply; dropping the connection', { type: reply.type, error: err as Error });
       this.state = 'done';
-      this.socket.destroy();
+      endAndLinger(this.socket, encodeControl({ type: 'error', reason: `the daemon's ${reply.type} reply is too large to send (${(err as Error).message})` }));
       return null;
     }
   }
@@ -125,22 +193,59 @@ class Connection {
     this.clearFirstRequestTimer();
     this.state = 'done';
     // An attached session sees the close and drops this client (hangup).
-    if (!this.socket.destroyed) endAndLinger(this.socket, encodeControl({ type: 'error', reason: `protocol error: ${reason}` }));
+    if (!this.socket.destroyed) endAfterWrite(this.socket, encodeControl({ type: 'error', reason: `protocol error: ${reason}` }));
+  }
+
+  /** What this connection may send now (see FrameLimits): only what its state needs. */
+  private limits(): FrameLimits {
+    switch (this.state) {
+      case 'hello':
+        return { control: SMALL_CONTROL_FRAME_BYTES, data: 'refuse' };
+      case 'command':
+        // While a request is served (attach), what follows it in the same read waits in `queued`:
+        // typed-ahead input is kept for after the attach (the socket is not read meanwhile).
+        return { control: MAX_CONTROL_FRAME_BYTES, data: this.queued ? INPUT_FRAME_MAX_BYTES : 'refuse' };
+      case 'attached':
+        // A viewer's keystrokes are not used: skipped as they arrive, never buffered.
+        return { control: SMALL_CONTROL_FRAME_BYTES, data: this.viewer ? 'discard' : INPUT_FRAME_MAX_BYTES };
+      case 'done':
+        // Whatever follows the last request in the same read is ignored (onFrame), not an error.
+        return { control: MAX_CONTROL_FRAME_BYTES, data: 'discard' };
+      default:
+        return assertNever(this.state);
+    }
   }
 
   private onData(chunk: Buffer): void {
     if (this.state === 'done') return;
-    let frames: Frame[];
     try {
-      frames = this.decoder.push(chunk);
+      this.decoder.limits = this.limits();
+      this.decoder.pushEach(chunk, (frame) => {
+        if (this.queued) this.queued.push(frame);
+        else this.onFrameSafely(frame);
+        this.decoder.limits = this.limits();
+      });
     } catch (err) {
       this.fail(err instanceof ProtocolError ? err.message : String(err));
       return;
     }
-    for (const frame of frames) {
-      if (this.queued) this.queued.push(frame);
-      else this.onFrameSafely(frame);
+    this.watchPartialFrame();
+  }
+
+  /** A frame that was begun must end: a peer cannot pin a buffer by stopping halfway. */
+  private watchPartialFrame(): void {
+    if (!this.decoder.midFrame || this.state === 'done') {
+      if (this.partialFrameTimer) clearTimeout(this.partialFrameTimer);
+      this.partialFrameTimer = null;
+      return;
     }
+    this.partialFrameTimer ??= setTimeout(() => {
+      this.partialFrameTimer = null;
+      // Not the peer's fault while we are the ones not reading (input backpressure).
+      if (this.socket.isPaused()) return this.watchPartialFrame();
+      if (this.decoder.midFrame) this.fail(`a frame did not complete within ${PARTIAL_FRAME_TIMEOUT_MS / 1000} s`);
+    }, PARTIAL_FRAME_TIMEOUT_MS);
+    this.partialFrameTimer.unref();
   }
 
   /** A bug in handling one request must end that connection, not the daemon and every session in it. */
@@ -184,6 +289,14 @@ class Connection {
     this.dispatch(req);
   }
 
+  /** The list reply, in as many frames as it takes (list-reply.ts). */
+  private sendList(sessions: SessionInfo[]): void {
+    const replies = listReplies(sessions);
+    const last = replies.pop()!;
+    for (const r of replies) this.reply(r);
+    this.finish(last);
+  }
+
   /** Keystrokes for the attached session (a viewer's are dropped). */
   private input(data: Buffer): void {
     const session = this.viewer ? undefined : this.deps.table.get(this.sessionName!);
@@ -192,17 +305,45 @@ class Connection {
     if (session.pendingInputBytes() > INPUT_QUEUE_LIMIT_BYTES) this.holdInputUntilDrained(session);
   }
 
-  /** Stops reading this client (its terminal, when handed off) until the shell has taken most of its input. */
+  /**
+   * Stops reading this client (its terminal, when handed off) until the shell has
+   * taken most of its input. An unread socket hides the peer's EOF behind the
+   * input queued in front of it, so meanwhile the daemon also asks whether the
+   * peer hung up: a killed client is dropped (and the session detached) at once.
+   */
   private holdInputUntilDrained(session: Session): void {
     const source = this.link?.terminal ?? this.socket;
-    if (source.isPaused()) return;
+    if (this.inputHold) return;
     source.pause();
-    const poll = setInterval(() => {
-      if (source.destroyed || session.pendingInputBytes() <= INPUT_QUEUE_LIMIT_BYTES / 2) {
-        clearInterval(poll);
-        source.resume();
+    let sinceHangupCheckMs = 0;
+    this.inputHold = setInterval(() => {
+      sinceHangupCheckMs += INPUT_DRAIN_POLL_MS;
+      if (sinceHangupCheckMs >= PAUSED_HANGUP_CHECK_MS) {
+        sinceHangupCheckMs = 0;
+        if (this.peerGone()) {
+          this.deps.log.info('the client hung up while its input was held', { session: this.sessionName ?? undefined, pid: this.peerPid ?? undefined });
+          this.socket.destroy();
+        }
+      }
+      if (this.socket.destroyed || source.destroyed || session.pendingInputBytes() <= INPUT_QUEUE_LIMIT_BYTES / 2) {
+        if (this.inputHold) clearInterval(this.inputHold);
+        this.inputHold = null;
+        if (!source.destroyed) source.resume();
       }
     }, INPUT_DRAIN_POLL_MS);
+  }
+
+  /** Has the client gone, though we are not reading its socket? (poll; without the addon, its pid.) */
+  private peerGone(): boolean {
+    const hungUp = peerHungUp(this.socket);
+    if (hungUp !== null) return hungUp;
+    if (this.peerPid === null) return false;
+    try {
+      process.kill(this.peerPid, 0);
+      return false;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    }
   }
 
   /** This client asked to leave (the detach keys, or `detach` from it). */
@@ -250,6 +391,8 @@ class Connection {
   /** Runs an async request; frames that arrive meanwhile wait their turn. */
   private runAsync(work: Promise<void>): void {
     this.queued = [];
+    // What arrives meanwhile stays in the kernel, not in `queued` (which stays small).
+    this.socket.pause();
     void work
       .catch((err) => {
         this.deps.log.error('request failed', { error: err as Error });
@@ -258,6 +401,7 @@ class Connection {
       .finally(() => {
         const frames = this.queued ?? [];
         this.queued = null;
+        if (!this.socket.destroyed && !this.inputHold) this.socket.resume();
         for (const f of frames) {
           // onFrame may start another async request, which queues again.
           const queue = this.queued as Frame[] | null;
@@ -309,8 +453,7 @@ class Connection {
       case 'send': {
         const session = table.get(req.name);
         if (!session) return this.finish({ type: 'error', reason: `not found: ${req.name}` });
-        session.write(req.data);
-        return this.finish({ type: 'ok' });
+        return this.runAsync(this.send(session, req.data));
       }
       case 'resize':
         return this.fail('resize before attaching');
@@ -334,7 +477,7 @@ class Connection {
         );
       }
       case 'list':
-        return this.finish({ type: 'list', sessions: table.all().map((s) => s.info()) });
+        return this.sendList(table.all().map((s) => s.info()));
       case 'events':
         this.state = 'done';
         this.deps.events.subscribe(this.socket, { session: req.session, types: req.types ?? null }, { history: req.history, since: req.since ?? null });
@@ -401,7 +544,12 @@ class Connection {
       // Another client may have created it while we were checking.
       session = table.get(req.name);
       if (!session) {
-        session = table.create(req.name, prepared, { cols: req.cols, rows: req.rows, ttlMs: req.ttlMs, hookCommands: req.hooks });
+        try {
+          session = table.create(req.name, prepared, { cols: req.cols, rows: req.rows, ttlMs: req.ttlMs, hookCommands: req.hooks });
+        } catch (err) {
+          log.warn('cannot start a session', { session: req.name, error: err as Error });
+          return this.finish({ type: 'error', reason: await spawnFailureReason(err as Error) });
+        }
         created = true;
         session.announceCreated(req.clientPid);
       }
@@ -450,9 +598,45 @@ class Connection {
     void Promise.all(work).catch((err: Error) => this.deps.log.warn('cannot update the session directory', { session: session.name, error: err }));
   }
 
+  /**
+   * `send` under the same bound as typed input: while more than
+   * INPUT_QUEUE_LIMIT_BYTES wait for the program, the request waits (its
+   * connection unread); a program that reads nothing for SEND_WAIT_MS, or more
+   * than MAX_WAITING_SENDS requests waiting for one session, is refused with the reason.
+   */
+  private async send(session: Session, data: string): Promise<void> {
+    if (session.pendingInputBytes() > INPUT_QUEUE_LIMIT_BYTES && !(await this.waitForInputRoom(session))) {
+      const kib = Math.round(session.pendingInputBytes() / 1024);
+      return this.finish({
+        type: 'error',
+        reason: `session '${session.name}' is not reading its input (${kib} KiB sent earlier still wait for it); try again once its program reads`,
+      });
+    }
+    session.write(data);
+    this.finish({ type: 'ok' });
+  }
+
+  /** Waits (bounded in time and in waiting requests per session) until the session has room for input. */
+  private async waitForInputRoom(session: Session): Promise<boolean> {
+    const waiting = this.deps.limits.waitingSends;
+    const count = waiting.get(session) ?? 0;
+    if (count >= MAX_WAITING_SENDS) return false;
+    waiting.set(session, count + 1);
+    try {
+      return await inputRoom(session, SEND_WAIT_MS);
+    } finally {
+      const left = (waiting.get(session) ?? 1) - 1;
+      if (left > 0) waiting.set(session, left);
+      else waiting.delete(session);
+    }
+  }
+
   private async view(req: Extract<Request, { type: 'view' }>): Promise<void> {
     const existing = this.deps.table.get(req.name);
     if (!existing) return this.finish({ type: 'error', reason: `no session named '${req.name}' (see 'tshpool list')` });
+    if (existing.viewers.size >= MAX_VIEWERS_PER_SESSION) {
+      return this.finish({ type: 'error', reason: `session '${req.name}' already has ${MAX_VIEWERS_PER_SESSION} viewers, the most it takes; close one first` });
+    }
     if (!(await this.allowed('attach', 'view', req, existing.hookCommands))) return;
     const taken = await this.takeTerminal(req.handoff);
     const session = this.deps.table.get(req.name);
@@ -479,7 +663,11 @@ export function serve(server: Server, deps: ServerDeps): void {
   const uid = process.getuid!();
   const unavailable = peerCredUnavailable();
   if (unavailable) deps.log.warn(`${unavailable}; relying on the socket directory's permissions alone`);
+  let open = 0;
+  const connDeps: ConnectionDeps = { ...deps, limits: { waitingSends: new Map() } };
   server.on('connection', (socket) => {
+    open++;
+    socket.once('close', () => open--);
     let cred = null;
     try {
       cred = peerCred(socket);
@@ -494,6 +682,11 @@ export function serve(server: Server, deps: ServerDeps): void {
       endAndLinger(socket, encodeControl({ type: 'error', reason: `forbidden: this tshpool daemon belongs to uid ${uid}` }));
       return;
     }
-    new Connection(socket, deps, cred?.pid ?? null);
+    if (open > MAX_CONNECTIONS) {
+      deps.log.warn('refused a connection: too many at once', { limit: MAX_CONNECTIONS, pid: cred?.pid });
+      endAndLinger(socket, encodeControl({ type: 'error', reason: `the daemon has ${MAX_CONNECTIONS} connections open, the most it takes; close some clients and try again` }));
+      return;
+    }
+    new Connection(socket, connDeps, cred?.pid ?? null);
   });
 }

@@ -2,7 +2,7 @@
  * The daemon's sessions by name, and how a new one is prepared and created.
  */
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, readFile, readdir, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { createSpool } from '../restore/create-spool.js';
@@ -12,6 +12,31 @@ import { SessionDir } from './session-dir.js';
 import { Session, type SessionEventFields } from './session.js';
 import { buildSpawnSpec, type SpawnSpec, type UserInfo } from './shell-env.js';
 import type { IntegrationPaths } from './shell-integration.js';
+
+/** fds forkpty needs (master, slave) and then some: fewer free than this is "out of fds". */
+const SPAWN_FD_HEADROOM = 4;
+
+/** The soft RLIMIT_NOFILE from /proc, or null. */
+async function openFilesLimit(): Promise<number | null> {
+  const text = await readFile('/proc/self/limits', 'utf8').catch(() => '');
+  const m = /^Max open files\s+(\d+)/m.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Why a pty could not be started, said so the user can act: node-pty reports only
+ * "forkpty(3) failed.", and the usual cause is the daemon's open-files limit.
+ */
+export async function spawnFailureReason(err: Error): Promise<string> {
+  const [limit, fds] = await Promise.all([openFilesLimit(), readdir('/proc/self/fd').then((e) => e.length, (e: NodeJS.ErrnoException) => e)]);
+  const exhausted = fds instanceof Error ? fds.code === 'EMFILE' || fds.code === 'ENFILE' : limit !== null && fds + SPAWN_FD_HEADROOM >= limit;
+  if (!exhausted) return `cannot start the session: ${err.message}`;
+  const usage = typeof fds === 'number' && limit !== null ? ` (${fds} of its limit of ${limit} are open)` : '';
+  return (
+    `cannot start the session: the daemon has too many open files${usage}. ` +
+    'Raise its limit (ulimit -n before starting it, or LimitNOFILE= in its systemd unit) and restart it, or end sessions you no longer need.'
+  );
+}
 
 export class SpawnProblem extends Error {
   override name = 'SpawnProblem';

@@ -94,14 +94,20 @@ export class Session implements TurnTaker {
     this.spool = opts.makeSpool({ cols: opts.cols, rows: opts.rows }, (reply) => {
       if (!this.client && !this.ended) this.pty.write(reply as unknown as string);
     });
-    this.pty = pty.spawn(opts.spec.file, opts.spec.args, {
-      name: opts.spec.env.TERM ?? 'xterm-256color',
-      cols: opts.cols,
-      rows: opts.rows,
-      cwd: opts.spec.cwd,
-      env: opts.spec.env,
-      encoding: null,
-    } as pty.IPtyForkOptions);
+    try {
+      this.pty = pty.spawn(opts.spec.file, opts.spec.args, {
+        name: opts.spec.env.TERM ?? 'xterm-256color',
+        cols: opts.cols,
+        rows: opts.rows,
+        cwd: opts.spec.cwd,
+        env: opts.spec.env,
+        encoding: null,
+      } as pty.IPtyForkOptions);
+    } catch (err) {
+      // No pty (out of fds or ptys): nothing else was started but the spool.
+      this.spool.dispose();
+      throw err;
+    }
     if (!installWriteBackoff(this.pty)) this.log.debug('node-pty internals changed; input retries are upstream\'s', { session: this.name });
     const drains = installExitDrain(this.pty, () => {
       this.exiting = true;

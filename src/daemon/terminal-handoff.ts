@@ -3,10 +3,15 @@
  * TerminalHandoff in protocol/messages.ts). The tty is found through the
  * client's /proc/PID/fd/0, so only a terminal the client really holds can be
  * taken, and opened by its /dev path, the path libuv reopens it by. The two
- * must be the same device: a client in another mount namespace, whose /dev/pts
- * is not ours, is refused and relays instead.
+ * must be the very same terminal: a client in another mount namespace may hold
+ * the /dev/pts/N of another devpts instance, whose device number (rdev) is the
+ * same as our /dev/pts/N's. So the opened file must be the client's fd 0 itself:
+ * the same devpts instance (st_dev; each devpts mount has its own), inode and
+ * rdev; otherwise the handoff is refused and the client relays. (Mount namespaces
+ * are not compared as such: a daemon sandboxed by systemd has one of its own, yet
+ * sees the same /dev/pts, and this check is what matters.)
  */
-import { close, constants, fstat, open, promises as fsp } from 'node:fs';
+import { close, constants, fstat, open, promises as fsp, type Stats } from 'node:fs';
 import tty from 'node:tty';
 import { promisify } from 'node:util';
 
@@ -17,6 +22,11 @@ const fstatFd = promisify(fstat);
 const TTY_PATH = /^\/dev\/pts\/\d+$/;
 
 export class HandoffRefused extends Error {}
+
+/** The same file: the same filesystem instance (st_dev), inode and device. */
+export function sameFile(a: Stats, b: Stats): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.rdev === b.rdev;
+}
 
 /** The client's terminal as a stream the daemon reads and writes without blocking. */
 export async function openPeerTerminal(pid: number): Promise<tty.ReadStream> {
@@ -35,7 +45,7 @@ export async function openPeerTerminal(pid: number): Promise<tty.ReadStream> {
   let stream: tty.ReadStream;
   try {
     const st = await fstatFd(fd);
-    if (st.rdev !== held.rdev) throw new HandoffRefused(`${path} is not the client's terminal here (another mount namespace?)`);
+    if (!sameFile(st, held)) throw new HandoffRefused(`${path} here is not the client's terminal (another devpts instance)`);
     if (st.uid !== process.getuid!()) throw new HandoffRefused(`${path} belongs to uid ${st.uid}`);
     if (!tty.isatty(fd)) throw new HandoffRefused(`${path} is not a terminal`);
     stream = new tty.ReadStream(fd);

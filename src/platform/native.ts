@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 export interface NativeAddon {
   peerCred(fd: number): { pid: number; uid: number; gid: number };
   disableOutputProcessing(fd: number): void;
+  /** Added with issue 15: absent from an addon built before it (then the caller falls back). */
+  peerHungUp?(fd: number): boolean;
 }
 
 let addon: NativeAddon | null = null;

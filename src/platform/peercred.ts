@@ -18,10 +18,26 @@ export function peerCredUnavailable(): string | null {
   return problem ? `peer credential check unavailable: ${problem}` : null;
 }
 
+function socketFd(socket: Socket): number | null {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : null;
+}
+
 /** The peer's credentials, or null when they cannot be known (no addon, no fd). */
 export function peerCred(socket: Socket): PeerCred | null {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  const fd = socketFd(socket);
   const addon = nativeAddon();
-  if (!addon || typeof fd !== 'number' || fd < 0) return null;
+  if (!addon || fd === null) return null;
   return addon.peerCred(fd);
+}
+
+/**
+ * Whether the peer closed its end, even while we are not reading (poll with
+ * POLLRDHUP); null when that cannot be known (no addon, no fd).
+ */
+export function peerHungUp(socket: Socket): boolean | null {
+  const fd = socketFd(socket);
+  const addon = nativeAddon();
+  if (!addon?.peerHungUp || fd === null) return null;
+  return addon.peerHungUp(fd);
 }

@@ -23,6 +23,20 @@ export const MAX_CONTROL_FRAME_BYTES = 256 * 1024;
 /** Data frames carry a pty read (≤64 KiB) or a serialized screen with scrollback. */
 export const MAX_DATA_FRAME_BYTES = 16 * 1024 * 1024;
 
+/**
+ * What a decoder accepts, set by its owner as the conversation goes on (the
+ * daemon narrows it per connection state, so no peer can make it buffer more
+ * than the current state needs): the largest control frame, and for data frames
+ * a largest size, 'discard' (skipped as they arrive, never buffered: a viewer's
+ * keystrokes) or 'refuse' (not allowed now: a protocol error).
+ */
+export interface FrameLimits {
+  control: number;
+  data: number | 'discard' | 'refuse';
+}
+
+export const DEFAULT_FRAME_LIMITS: FrameLimits = { control: MAX_CONTROL_FRAME_BYTES, data: MAX_DATA_FRAME_BYTES };
+
 export type Frame = { kind: typeof FrameKind.Control; message: unknown } | { kind: typeof FrameKind.Data; data: Buffer };
 
 export class ProtocolError extends Error {
@@ -56,27 +70,57 @@ export function encodeData(data: Buffer): [Buffer, Buffer] {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** Payload bytes of a discarded data frame still to skip. */
+  private skipping = 0;
+  limits: FrameLimits = DEFAULT_FRAME_LIMITS;
+
+  /** Checks a frame header against the limits; true when its payload is to be skipped. */
+  private admit(kind: number, length: number): boolean {
+    const { control, data } = this.limits;
+    if (kind === FrameKind.Control) {
+      if (length > control) throw new ProtocolError(`control frame of ${length} bytes exceeds ${control}`);
+      return false;
+    }
+    if (kind !== FrameKind.Data) throw new ProtocolError(`unknown frame kind 0x${kind.toString(16).padStart(2, '0')}`);
+    if (data === 'refuse') throw new ProtocolError('terminal data before attaching');
+    if (data === 'discard') return length <= MAX_DATA_FRAME_BYTES || this.tooLarge(length);
+    if (length > data) this.tooLarge(length, data);
+    return false;
+  }
+
+  private tooLarge(length: number, cap = MAX_DATA_FRAME_BYTES): never {
+    throw new ProtocolError(`data frame of ${length} bytes exceeds ${cap}`);
+  }
 
   push(chunk: Buffer): Frame[] {
+    const frames: Frame[] = [];
+    this.pushEach(chunk, (f) => frames.push(f));
+    return frames;
+  }
+
+  /**
+   * Like push, but hands each frame to `emit` as soon as it is decoded, so the
+   * caller can change `limits` before the next header is checked.
+   */
+  pushEach(chunk: Buffer, emit: (frame: Frame) => void): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    const frames: Frame[] = [];
-    while (this.buffered >= FRAME_HEADER_BYTES) {
+    for (;;) {
+      if (this.skipping > 0) this.skip();
+      if (this.skipping > 0 || this.buffered < FRAME_HEADER_BYTES) break;
       const head = this.peek(FRAME_HEADER_BYTES);
       const kind = head.readUInt8(0);
       const length = head.readUInt32BE(1);
-      if (kind === FrameKind.Control) {
-        if (length > MAX_CONTROL_FRAME_BYTES) throw new ProtocolError(`control frame of ${length} bytes exceeds ${MAX_CONTROL_FRAME_BYTES}`);
-      } else if (kind === FrameKind.Data) {
-        if (length > MAX_DATA_FRAME_BYTES) throw new ProtocolError(`data frame of ${length} bytes exceeds ${MAX_DATA_FRAME_BYTES}`);
-      } else {
-        throw new ProtocolError(`unknown frame kind 0x${kind.toString(16).padStart(2, '0')}`);
+      if (this.admit(kind, length)) {
+        this.take(FRAME_HEADER_BYTES);
+        this.skipping = length;
+        continue;
       }
       if (this.buffered < FRAME_HEADER_BYTES + length) break;
       this.take(FRAME_HEADER_BYTES);
       const payload = this.take(length);
       if (kind === FrameKind.Data) {
-        frames.push({ kind: FrameKind.Data, data: payload });
+        emit({ kind: FrameKind.Data, data: payload });
       } else {
         let message: unknown;
         try {
@@ -87,15 +131,31 @@ export class FrameDecoder {
         if (typeof message !== 'object' || message === null || Array.isArray(message)) {
           throw new ProtocolError('control frame is not a JSON object');
         }
-        frames.push({ kind: FrameKind.Control, message });
+        emit({ kind: FrameKind.Control, message });
       }
     }
-    return frames;
   }
 
   /** Bytes received but not yet part of a whole frame. */
   get pendingBytes(): number {
     return this.buffered;
+  }
+
+  /** True while a frame has begun but not ended (buffered or being skipped). */
+  get midFrame(): boolean {
+    return this.buffered > 0 || this.skipping > 0;
+  }
+
+  /** Drops buffered bytes of a discarded frame, chunk by chunk (never concatenated). */
+  private skip(): void {
+    while (this.skipping > 0 && this.chunks.length > 0) {
+      const first = this.chunks[0]!;
+      const n = Math.min(first.length, this.skipping);
+      if (n === first.length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      this.buffered -= n;
+      this.skipping -= n;
+    }
   }
 
   private peek(n: number): Buffer {

@@ -146,6 +146,10 @@ export interface DaemonStatus {
   sessions: number;
   socket: string;
   logFile: string;
+  /** Log lines lost (queue full, file not writable). Absent from older daemons. */
+  logDropped?: number;
+  /** Why the log cannot be written right now (it is retried every second), or null. */
+  logError?: string | null;
   hooks: Record<string, HookCounters>;
   /** Hook calls currently running or queued (config commands). */
   hooksInFlight: number;
@@ -196,7 +200,8 @@ export type Reply =
   | { type: 'error'; reason: string }
   | { type: 'detach-result'; notFound: string[]; notAttached: string[] }
   | { type: 'kill-result'; notFound: string[] }
-  | { type: 'list'; sessions: SessionInfo[] }
+  /** Sessions; `more: true` means another `list` frame follows with the next ones. */
+  | { type: 'list'; sessions: SessionInfo[]; more?: boolean }
   | { type: 'ok' }
   /** The attached session's shell ended; the connection closes after this. */
   | { type: 'exit'; exitCode: number; signal: number | null }
@@ -260,10 +265,19 @@ function names(o: Obj, key: string): string[] {
   }
   return list;
 }
+/**
+ * A record for keys chosen by the peer: without a prototype, `__proto__` is an
+ * ordinary key (validated and refused like any unknown one) instead of silently
+ * replacing the prototype and vanishing from the entries.
+ */
+function nullPrototype<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function strRecord(o: Obj, key: string): Record<string, string> {
   const v = o[key];
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProtocolError(`field '${key}' must be an object`);
-  const out: Record<string, string> = {};
+  const out = nullPrototype<string>();
   const entries = Object.entries(v);
   if (entries.length > 256) throw new ProtocolError(`field '${key}' has too many entries`);
   for (const [k, val] of entries) {
@@ -301,7 +315,7 @@ function handoff(o: Obj, key: string): TerminalHandoff {
 function hookCommands(o: Obj, key: string): Record<string, string[]> {
   const v = o[key];
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProtocolError(`field '${key}' must be an object`);
-  const out: Record<string, string[]> = {};
+  const out = nullPrototype<string[]>();
   const entries = Object.entries(v);
   if (entries.length > 16) throw new ProtocolError(`field '${key}' has too many entries`);
   for (const [name] of entries) out[name] = strArray(v as Obj, name, 64);

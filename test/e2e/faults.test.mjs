@@ -265,6 +265,12 @@ test('a log file that cannot be written (/dev/full, missing dir, a directory, re
       const st = JSON.parse((await sb.runOk([...g, 'status', '--json'])).stdout);
       assert.equal(st.pid, pid, what);
       assert.equal(st.logFile, log, what);
+      // Lost lines are counted and shown (issue 15); the log is retried every second.
+      if (what === '/dev/full') {
+        assert.ok(st.logDropped > 0, `${what}: ${st.logDropped} lines dropped`);
+        assert.match(st.logError ?? '', /ENOSPC/, what);
+        assert.match((await sb.runOk([...g, 'status'])).stdout, /^log: {6}\/dev\/full \(\d+ lines? dropped; not writable now: ENOSPC/m, what);
+      }
       assert.deepEqual((await sb.list()).map((s) => s.name), ['one', 'two'], what);
     }),
   );

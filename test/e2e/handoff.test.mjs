@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { detachByKeys, makeSandbox, procState, shellReady, shellRun, waitUntil } from '../support/sandbox.mjs';
@@ -123,4 +124,35 @@ for (const [mode, config] of MODES) test(`${mode}: a terminal slower than the pr
     .map(Number);
   assert.equal(numbers.length, 200000, 'every line reached the terminal');
   assert.ok(numbers.every((n, i) => n === i + 1), 'in order, none dropped');
+});
+
+test('a client in another mount namespace with its own devpts instance relays: the same /dev/pts/N here is another terminal (issue 15)', { skip: process.getuid?.() !== 0 && 'needs root (unshare, mount)' }, async (t) => {
+  const probe = await new Promise((resolve) => {
+    const p = spawn('unshare', ['--mount', 'sh', '-c', 'mount -t devpts -o newinstance devpts /dev/pts']);
+    p.on('close', (code) => resolve(code));
+    p.on('error', () => resolve(-1));
+  });
+  if (probe !== 0) return t.skip('cannot create a mount namespace with a new devpts instance here');
+  const sb = await makeSandbox(t, { config: ON });
+  await sb.runOk(['attach', '-b', 'ns']);
+  // In the new instance the client's terminal is /dev/pts/0; ours (if it exists) is someone else's terminal.
+  const hostPts0 = (() => {
+    try {
+      return readlinkSync('/dev/pts/0') !== null;
+    } catch (err) {
+      return err.code === 'EINVAL';
+    }
+  })();
+  const term = sb.shellTerm(
+    'exec unshare --mount sh -c \'mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts /dev/pts && ' +
+      'mount --bind /dev/pts/ptmx /dev/ptmx && exec script -qfec "$TSHPOOL attach ns" /dev/null\'',
+  );
+  await shellReady(term);
+  assert.equal((await shellRun(term, 'echo $((6*7))')).trim(), '42');
+  const daemon = await sb.daemonPid();
+  assert.equal(holds(daemon, '/dev/pts/0'), false, 'the daemon took over /dev/pts/0 of its own namespace');
+  const log = readFileSync(sb.logPath, 'utf8');
+  assert.match(log, /terminal handoff refused; the client relays/);
+  if (hostPts0) assert.match(log, /\/dev\/pts\/0 here is not the client's terminal \(another devpts instance\)/);
+  await detachByKeys(term);
 });

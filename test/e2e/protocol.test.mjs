@@ -124,3 +124,20 @@ test('raw protocol: hello, list and a background attach work as documented', asy
   assert.ok(isAlive(r2.shellPid));
   assert.deepEqual((await sb.list()).map((s) => s.name), ['raw', 'victim']);
 });
+
+test('names that are not well-formed Unicode and a `__proto__` hook are refused at the protocol boundary (issue 15)', async (t) => {
+  const { sb, stillWorks } = await liveDaemon(t);
+  // Each of these shared one session directory before: killing one deleted the others'.
+  for (const name of ['\ud800', '\udbff', '\ufffd', 'a\u202eb']) {
+    const c = await sb.connectRaw();
+    const reply = await c.request(attachRequest({ name, background: true }));
+    assert.equal(reply.type, 'error', JSON.stringify(name));
+    assert.match(reply.reason, /well-formed Unicode|invisible or text-direction/, JSON.stringify(name));
+  }
+  const c = await sb.connectRaw();
+  const reply = await c.request(attachRequest({ name: 'hooked', background: true, hooks: { ['__proto__']: ['/bin/true'] } }));
+  assert.equal(reply.type, 'error');
+  assert.match(reply.reason, /unknown hook '__proto__'/);
+  assert.deepEqual((await sb.list()).map((s) => s.name), ['victim']);
+  await stillWorks('refused names and hooks');
+});

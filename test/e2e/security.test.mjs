@@ -13,9 +13,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { makeSandbox, BIN, NODE, decodeFrames, isAlive, terminate, waitUntil, shellRun, skipWithout } from '../support/sandbox.mjs';
+import { makeSandbox, BIN, NODE, decodeFrames, isAlive, procCmdline, terminate, waitUntil, shellRun, skipWithout } from '../support/sandbox.mjs';
 import { attachRequest, control, fdCount, helloFrame } from '../support/load.mjs';
 
 const NOBODY = 65534;
@@ -142,7 +142,8 @@ test("tshpool itself run by another user against the daemon's socket says forbid
   for (const args of [['list'], ['attach', '-b', 'theirs'], ['kill', 'mine']]) {
     const r = await runAsNobody([BIN, '--socket', sb.socketPath, '--no-daemonize', ...args], { env: { HOME: home, TERM: 'xterm' } });
     assert.equal(r.code, 1, `${args.join(' ')}: exit ${r.code}; ${r.stderr}`);
-    assert.match(r.stderr, /forbidden: this tshpool daemon belongs to uid 0/, args.join(' '));
+    // Its client refuses a socket served by another user before sending anything (the daemon would say forbidden).
+    assert.match(r.stderr, /the socket .* is served by uid 0, not by you \(uid 65534\): refusing to talk to it/, args.join(' '));
   }
   tighten(sb);
   assert.deepEqual((await sb.list()).map((s) => s.name), ['mine']);
@@ -169,18 +170,18 @@ test('connections refused for another user do not leak daemon file descriptors',
   assert.ok(fds <= fds0 + 1, `daemon fds: ${fds0} before, ${fds} after 30 refused connections (all closed by the peer)`);
 });
 
-test("even root is refused by another user's daemon", { skip: needsRoot }, async (t) => {
+test("even root is refused by another user's daemon, and root's client refuses to talk to it", { skip: needsRoot }, async (t) => {
   const sb = await makeSandbox(t);
   chmodSync(sb.dir, 0o711);
   const rt = sb.path('nobody-rt');
   mkdirSync(rt, { mode: 0o700 });
   chownSync(rt, NOBODY, NOBODY);
-  const socket = join(rt, 'tshpool.socket');
-  const daemon = spawn(NODE, [BIN, '--socket', socket, 'daemon'], {
+  const socket = join(rt, 'tshpool', 'tshpool.socket');
+  const daemon = spawn(NODE, [BIN, 'daemon'], {
     uid: NOBODY,
     gid: NOBODY,
     cwd: '/',
-    env: { PATH: `${dirname(NODE)}:/usr/bin:/bin`, HOME: rt, XDG_CONFIG_HOME: join(rt, 'c'), SHELL: '/bin/sh' },
+    env: { PATH: `${dirname(NODE)}:/usr/bin:/bin`, HOME: rt, XDG_RUNTIME_DIR: rt, XDG_CONFIG_HOME: join(rt, 'c'), SHELL: '/bin/sh' },
     stdio: 'ignore',
   });
   t.after(() => terminate(daemon.pid));
@@ -188,10 +189,17 @@ test("even root is refused by another user's daemon", { skip: needsRoot }, async
   assert.equal(lstatSync(socket).uid, NOBODY);
   const r = await sb.run(['--socket', socket, '--no-daemonize', 'attach', '-b', 'root-was-here']);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /forbidden: this tshpool daemon belongs to uid 65534/);
+  assert.match(r.stderr, /is served by uid 65534, not by you \(uid 0\): refusing to talk to it/);
+  // The daemon's own check, for a client that does not check (root bypasses the directory permissions).
+  const raw = await sb.connectRaw(socket);
+  raw.hello();
+  raw.send(attachRequest({ name: 'root-was-here' }));
+  const [refusal] = await raw.waitMessages((m) => m.length >= 1);
+  assert.match(refusal.reason, /forbidden: this tshpool daemon belongs to uid 65534/);
   assert.ok(isAlive(daemon.pid), "nobody's daemon is still running");
-  await waitUntil(() => existsSync(join(rt, 'tshpool.log')) && /refused/.test(readFileSync(join(rt, 'tshpool.log'), 'utf8')), { message: "the refusal in nobody's daemon log" });
-  const log = readFileSync(join(rt, 'tshpool.log'), 'utf8');
+  const logFile = join(rt, 'tshpool', 'tshpool.log');
+  await waitUntil(() => existsSync(logFile) && /refused/.test(readFileSync(logFile, 'utf8')), { message: "the refusal in nobody's daemon log" });
+  const log = readFileSync(logFile, 'utf8');
   assert.match(log, /refused a connection from another user uid=0/);
   assert.doesNotMatch(log, /session created/);
 });
@@ -276,4 +284,125 @@ test('under umask 000 everything the daemon creates in its runtime directory is 
   assert.deepEqual(loose, [], 'files and directories open to other users');
   assert.equal(lstatSync(sb.socketPath).mode & 0o777, 0o600);
   assert.equal(lstatSync(sb.logPath).mode & 0o777, 0o600);
+});
+
+// ---- issue 15, item 1: a --socket or --log-file in a directory others can write ----
+
+/** Runs a short node script as nobody (argv after the script: `args`); rejects unless it exits 0. */
+async function asNobody(script, args) {
+  const r = await runAsNobody(['-e', script, ...args]);
+  assert.equal(r.code, 0, `nobody's script failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A sticky world-writable directory like /tmp inside the sandbox, reachable by nobody. */
+function sharedDir(sb) {
+  chmodSync(sb.dir, 0o711);
+  const shared = sb.path('shared');
+  mkdirSync(shared);
+  chmodSync(shared, 0o1777);
+  return shared;
+}
+
+const TRAP_SCRIPT = `
+const fs = require('node:fs');
+const [dir, target] = process.argv.slice(1);
+for (const sub of ['shell-integration', 'shell-integration/zsh', 'sessions', 'sessions/work']) {
+  fs.mkdirSync(dir + '/' + sub);
+  fs.chmodSync(dir + '/' + sub, 0o777);
+}
+fs.symlinkSync(target, dir + '/shell-integration/fish-init.fish');
+fs.symlinkSync(target, dir + '/shell-integration/bash-init.sh');
+fs.writeFileSync(dir + '/v.sock.log', '');
+fs.chmodSync(dir + '/v.sock.log', 0o666);
+fs.writeFileSync(dir + '/v.log', '');
+fs.chmodSync(dir + '/v.log', 0o666);
+fs.symlinkSync(target, dir + '/link.log');
+fs.mkdirSync(dir + '/v.sock.lock');
+`;
+
+const SWAP_SCRIPT = `
+const fs = require('node:fs');
+const [dir] = process.argv.slice(1);
+const init = dir + '/shell-integration/bash-init.sh';
+fs.rmSync(init, { force: true });
+fs.writeFileSync(init, 'id > "' + dir + '/PWNED"\\n');
+fs.chmodSync(init, 0o777);
+`;
+
+test('--socket in a shared sticky directory: another user can neither run code as the victim nor touch its files (issue 15)', { skip: needsRoot }, async (t) => {
+  const sb = await makeSandbox(t);
+  const shared = sharedDir(sb);
+  const important = sb.path('h', 'important.txt');
+  writeFileSync(important, 'precious\n');
+  await asNobody(TRAP_SCRIPT, [shared, important]);
+  const socket = join(shared, 'v.sock');
+  const g = ['--socket', socket];
+  await sb.runOk([...g, 'attach', '-b', 'work']);
+  // The trap is replaced by a script of nobody's while the daemon runs; the next shell must not run it.
+  await asNobody(SWAP_SCRIPT, [shared]);
+  const term = await sb.attachShell('work2', { args: g });
+  assert.equal(await shellRun(term, 'echo $TSHPOOL_SESSION_NAME'), 'work2\n');
+  assert.equal(existsSync(join(shared, 'PWNED')), false, "nobody's script ran as the victim");
+  assert.equal(readFileSync(important, 'utf8'), 'precious\n', "the victim's file was written through nobody's symlink");
+  assert.equal(readFileSync(join(shared, 'v.sock.log'), 'utf8'), '', "the victim's log went to nobody's file");
+  assert.deepEqual(readdirSync(join(shared, 'sessions')), ['work'], "session directories were made in nobody's directory");
+  // Everything but the socket lives in the victim's private runtime directory.
+  const st = JSON.parse((await sb.runOk([...g, 'status', '--json'])).stdout);
+  const state = dirname(st.logFile);
+  assert.equal(dirname(state), join(sb.runtimeDir, 'tshpool'));
+  assert.match(state, /\/socket-[0-9a-f]{12}$/);
+  assert.equal(lstatSync(state).mode & 0o777, 0o700);
+  for (const f of ['shell-integration/bash-init.sh', 'sessions/work2', 'tshpool.log']) assert.ok(existsSync(join(state, f)), f);
+  assert.equal(lstatSync(socket).mode & 0o777, 0o600);
+});
+
+test('a --log-file another user could read or redirect is refused with the reason; one of ours in a sticky directory is 0600 (issue 15)', { skip: needsRoot }, async (t) => {
+  const sb = await makeSandbox(t);
+  const shared = sharedDir(sb);
+  const important = sb.path('h', 'important.txt');
+  writeFileSync(important, 'precious\n');
+  await asNobody(TRAP_SCRIPT, [shared, important]);
+  for (const [file, reason] of [
+    [join(shared, 'v.log'), /it belongs to uid 65534, not to you \(uid 0\)/],
+    [join(shared, 'link.log'), /it is a symbolic link/],
+  ]) {
+    for (const args of [['attach', '-b', 'x'], ['daemon']]) {
+      const r = await sb.run(['--log-file', file, ...args], { timeout: 10_000 });
+      assert.equal(r.code, 1, `${file} ${args[0]}: ${r.stderr} ${r.stdout} daemons=${sb.daemonProcesses().map((p) => procCmdline(p).join(" "))}`);
+      assert.match(r.stderr, new RegExp(`refusing to write the log to ${file.replace(/[/.]/g, '\\$&')}: ${reason.source}.*--log-file`, 's'));
+    }
+  }
+  assert.deepEqual(sb.daemonProcesses(), [], 'no daemon started');
+  assert.equal(readFileSync(important, 'utf8'), 'precious\n');
+  assert.equal(readFileSync(join(shared, 'v.log'), 'utf8'), '');
+  const doctor = await sb.run(['--log-file', join(shared, 'v.log'), 'doctor']);
+  assert.match(doctor.stdout, /FAIL {2}refusing to write the log to .*belongs to uid 65534/);
+  // A log of our own in the sticky directory is fine, and private.
+  const mine = join(shared, 'mine.log');
+  await sb.runOk(['--log-file', mine, 'attach', '-b', 'y']);
+  await waitUntil(() => existsSync(mine) && /daemon started/.test(readFileSync(mine, 'utf8')), { message: 'our log' });
+  assert.equal(lstatSync(mine).mode & 0o777, 0o600);
+  assert.equal(lstatSync(mine).uid, 0);
+});
+
+test("a socket served by another user in a shared directory is refused by the client before it sends anything (issue 15)", { skip: needsRoot }, async (t) => {
+  const sb = await makeSandbox(t);
+  const shared = sharedDir(sb);
+  const socket = join(shared, 'v.sock');
+  const fake = spawn(NODE, ['-e', `
+    const net = require('node:net');
+    const got = [];
+    net.createServer((c) => c.on('data', (d) => got.push(d.length))).listen(process.argv[1], () => console.log('ready'));
+    setInterval(() => { if (got.length) console.log('received', got.join(',')); }, 50);
+  `, socket], { uid: NOBODY, gid: NOBODY, cwd: '/', stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => terminate(fake.pid));
+  let out = '';
+  fake.stdout.on('data', (d) => (out += d));
+  await waitUntil(() => out.includes('ready'), { message: "nobody's fake daemon" });
+  const r = await sb.run(['--socket', socket, 'attach', '-b', 'secret']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /served by uid 65534, not by you \(uid 0\): refusing to talk to it.*--socket in a directory only you can write/s);
+  await new Promise((res) => setTimeout(res, 200));
+  assert.doesNotMatch(out, /received/, 'the client sent nothing to the impersonator');
 });

@@ -76,7 +76,9 @@ test('socket activation: the daemon serves the socket it was handed on fd 3 and 
   assert.deepEqual(json.sessions.map((s) => s.name), ['x']);
   const shell = json.sessions[0].pid;
 
-  const log = join(dir, 'tshpool.log');
+  // Beside a --socket outside the runtime directory, the log is in the private state directory (issue 15).
+  const log = JSON.parse((await cli(['status', '--json'])).stdout).logFile;
+  assert.ok(log.startsWith(join(sb.runtimeDir, 'tshpool', 'socket-')), log);
   await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').includes('using the listening socket passed by systemd'), {
     timeout: 5000,
     message: 'the daemon to log that it uses the passed socket',

@@ -36,4 +36,9 @@ test('session names', () => {
   assert.equal(sessionNameProblem('a.b-c_d@1'), null);
   for (const bad of ['', 'a b', 'a/b', '.', '..', 'x'.repeat(65), 'a\u0001b', 'tab\t']) assert.notEqual(sessionNameProblem(bad), null, JSON.stringify(bad));
   assert.equal(sessionNameProblem('x'.repeat(64)), null);
+  // issue 15: names that would share a directory (lone surrogates → U+FFFD on disk) or hide/reorder text.
+  for (const bad of ['\ud800', '\udbff', 'a\udc00', '\ufffd', 'a\u200bb', 'a\u200db', 'x\u202ey', 'x\u2066', 'x\u2028', '\ufeffx', 'a\u00adb', '\ue000']) {
+    assert.match(sessionNameProblem(bad) ?? '', /well-formed Unicode|invisible or text-direction|whitespace/, JSON.stringify(bad));
+  }
+  for (const good of ['日本語', 'café', 'emoji😀', 'Ωmega']) assert.equal(sessionNameProblem(good), null, good);
 });
