@@ -19,8 +19,10 @@ function series(report) {
     ...perSize(o.termSizes, (z) => [
       `warm attach ${z} ×node -e 0`,
       (tool) => {
-        const v = report.steps.attach?.results?.[tool]?.metrics?.[`warm_ms_${z}`];
-        return typeof v === 'number' && node ? v / node : null;
+        const res = report.steps.attach?.results?.[tool]?.metrics;
+        const v = res?.[`warm_ms_${z}`];
+        const ref = res?.node_e0_ms ?? node;
+        return typeof v === 'number' && ref ? v / ref : null;
       },
     ]),
     ...perSize(o.termSizes, (z) => [`slow link ${z} ×bare`, r('slowlink', `time_s_${z}`)]),

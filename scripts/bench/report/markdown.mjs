@@ -37,7 +37,8 @@ function stepTable(report, step) {
       if (d.ratio) cells.push(`${ratioCell(res.ratios?.[d.key], 'bare')} / ${ratioCell(res.ratios?.[d.key], 'best_peer')}`);
       if (d.refKey) {
         const v = res.metrics?.[d.key];
-        const ref = step.reference?.metrics?.[d.refKey];
+        // The reference timed beside this tool's figures when the step has one, else the step's.
+        const ref = res.metrics?.[d.refKey] ?? step.reference?.metrics?.[d.refKey];
         cells.push(typeof v === 'number' && ref ? `${(v / ref).toFixed(2)}×` : 'n/a');
       }
     }

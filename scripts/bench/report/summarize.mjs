@@ -86,7 +86,8 @@ export function evaluateTargets(report) {
     add(`echo_p50_${z}`, `echo p50 ${z} ≤ 1.3× tmux's`, m('echo', t, `p50_us_${z}`), p50 === null ? null : 1.3 * p50, le, (v) => `${us(v, p50)} (${(v / p50).toFixed(2)}×)`);
     add(`echo_p99_${z}`, `echo p99 ${z} ≤ 2× tmux's`, m('echo', t, `p99_us_${z}`), p99 === null ? null : 2 * p99, le, (v) => `${us(v, p99)} (${(v / p99).toFixed(2)}×)`);
   }
-  const nodeLean = s.attach?.reference?.metrics?.node_e0_ms ?? null;
+  // `node -e 0` timed beside tshpool's own figures (the step's reference, once per repetition, if absent).
+  const nodeLean = m('attach', t, 'node_e0_ms') ?? s.attach?.reference?.metrics?.node_e0_ms ?? null;
   const vsNode = (v, l) => `${v.toFixed(0)} ms vs ${nodeLean.toFixed(0)} ms (${(v / nodeLean).toFixed(2)}×)`;
   for (const z of termSizes.map(label)) {
     add(`attach_warm_${z}`, `warm attach ${z} ≤ 1.2× \`node -e 0\``, m('attach', t, `warm_ms_${z}`), nodeLean === null ? null : 1.2 * nodeLean, le, vsNode);

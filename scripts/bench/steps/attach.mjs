@@ -62,6 +62,7 @@ export default {
     ...perSize(s.termSizes, [{ key: 'warm_ms', label: 'warm ms', ratio: true, refKey: 'node_e0_ms', refLabel: '×node -e 0' }]),
     ...perSize(s.termSizes, [{ key: 'cold_ms', label: 'cold ms', ratio: true }]),
     { key: 'list_ms', label: 'list ms', ratio: false, refKey: 'node_e0_ms', refLabel: '×node -e 0' },
+    { key: 'node_e0_ms', label: '`node -e 0` ms beside this tool', ratio: false },
   ],
   applies: () => null,
 
@@ -70,7 +71,9 @@ export default {
   },
 
   async rep({ tool, sb, sizes }) {
-    const out = {};
+    // Timed right beside this tool's own figures: on a loaded machine `node -e 0`
+    // moves by 2× within a minute, and the targets are ratios to it.
+    const out = { node_e0_ms: median(await timeRuns(process.execPath, ['-e', '0'], LIST_RUNS, { env: sb.env, cwd: sb.home })) };
     for (const size of sizes.termSizes) {
       if (tool.attach) {
         Object.assign(out, suffixed(size, { warm_ms: await warm(tool, sb, size, sizes.warmAttaches) }));
