@@ -33,6 +33,8 @@ export function sizesFor(quick) {
         floodTimeoutMs: 20_000,
         termSizes: TERM_SIZES,
         floodTermSizes: FLOOD_TERM_SIZES,
+        // Start-up restarts every server per size: one size keeps the smoke run short on a loaded machine.
+        startupTermSizes: TERM_SIZES.slice(0, 1),
         slowLinkLines: 20_000,
         echoKeys: 50,
         warmAttaches: 1,
@@ -58,6 +60,7 @@ export function sizesFor(quick) {
         floodTimeoutMs: 90_000,
         termSizes: TERM_SIZES,
         floodTermSizes: FLOOD_TERM_SIZES,
+        startupTermSizes: TERM_SIZES,
         // 2.29 MB, issue 14's slow-link flood.
         slowLinkLines: 300_000,
         echoKeys: 1000,

@@ -19,10 +19,11 @@ const STEPS = ['flood', 'echo', 'attach', 'slowlink', 'flood-node', 'drain', 'ec
 const LEAN_FIGURES = {
   flood: ['time_s_80x24', 'time_s_160x50', 'time_s_240x67', 'mb_80x24', 'mb_240x67'],
   echo: ['p50_us_80x24', 'p99_us_80x24', 'p50_us_160x50', 'p99_us_160x50'],
-  attach: ['cold_ms_80x24', 'cold_ms_160x50'],
+  attach: ['cold_ms_80x24'],
   slowlink: ['time_s_80x24', 'time_s_160x50', 'mb_80x24', 'mb_160x50'],
 };
-const RUN_TIMEOUT_MS = 170_000;
+// ~60 s on an idle machine; a machine shared with other test suites has taken 3× as long.
+const RUN_TIMEOUT_MS = 420_000;
 
 function runBench(args) {
   return new Promise((resolvePromise) => {
@@ -62,7 +63,7 @@ test('bench --quick reports tshpool and the bare pty in every step', { timeout: 
       for (const key of LEAN_FIGURES[step] ?? []) assert.ok(Number.isFinite(res.metrics[key]), `${step}/${tool}: no ${key} in ${JSON.stringify(res.metrics)}`);
     }
   }
-  for (const key of ['warm_ms_80x24', 'warm_ms_160x50', 'list_ms']) {
+  for (const key of ['warm_ms_80x24', 'list_ms', 'node_e0_ms']) {
     assert.ok(Number.isFinite(report.steps.attach.results.tshpool.metrics[key]), `attach/tshpool: no ${key}`);
   }
   assert.ok(Number.isFinite(report.steps.attach.reference.metrics.node_e0_ms), 'node -e 0 timed by the lean harness');

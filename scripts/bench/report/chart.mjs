@@ -16,7 +16,7 @@ function series(report) {
     ...perSize(o.floodTermSizes, (z) => [`flood ${z} ×bare`, r('flood', `time_s_${z}`)]),
     ...perSize(o.termSizes, (z) => [`echo p50 ${z} ×bare`, r('echo', `p50_us_${z}`)]),
     ...perSize(o.termSizes, (z) => [`echo p99 ${z} ×bare`, r('echo', `p99_us_${z}`)]),
-    ...perSize(o.termSizes, (z) => [
+    ...perSize(o.startupTermSizes, (z) => [
       `warm attach ${z} ×node -e 0`,
       (tool) => {
         const res = report.steps.attach?.results?.[tool]?.metrics;

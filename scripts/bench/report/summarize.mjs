@@ -89,7 +89,7 @@ export function evaluateTargets(report) {
   // `node -e 0` timed beside tshpool's own figures (the step's reference, once per repetition, if absent).
   const nodeLean = m('attach', t, 'node_e0_ms') ?? s.attach?.reference?.metrics?.node_e0_ms ?? null;
   const vsNode = (v, l) => `${v.toFixed(0)} ms vs ${nodeLean.toFixed(0)} ms (${(v / nodeLean).toFixed(2)}×)`;
-  for (const z of termSizes.map(label)) {
+  for (const z of (sizes.startupTermSizes ?? []).map(label)) {
     add(`attach_warm_${z}`, `warm attach ${z} ≤ 1.2× \`node -e 0\``, m('attach', t, `warm_ms_${z}`), nodeLean === null ? null : 1.2 * nodeLean, le, vsNode);
   }
   add('list', 'list ≤ 1.1× `node -e 0`', m('attach', t, 'list_ms'), nodeLean === null ? null : 1.1 * nodeLean, le, vsNode);

@@ -57,10 +57,10 @@ export default {
   id: 'attach',
   title: 'Start-up (lean harness)',
   describe: (s) =>
-    `warm: \`attach\` to an existing detached shell session with the server running (median of ${s.warmAttaches} per repetition); cold: no server running, the client starts it and a new session; both until a command typed at once is answered, timed in C from fork, at ${s.termSizes.map(sizeLabel).join(', ')}. list: the list command with that session present (median of ${LIST_RUNS}). Reference: \`node -e 0\` timed the same way.`,
+    `warm: \`attach\` to an existing detached shell session with the server running (median of ${s.warmAttaches} per repetition); cold: no server running, the client starts it and a new session; both until a command typed at once is answered, timed in C from fork, at ${s.startupTermSizes.map(sizeLabel).join(', ')}. list: the list command with that session present (median of ${LIST_RUNS}). Reference: \`node -e 0\` timed the same way.`,
   metrics: (s) => [
-    ...perSize(s.termSizes, [{ key: 'warm_ms', label: 'warm ms', ratio: true, refKey: 'node_e0_ms', refLabel: '×node -e 0' }]),
-    ...perSize(s.termSizes, [{ key: 'cold_ms', label: 'cold ms', ratio: true }]),
+    ...perSize(s.startupTermSizes, [{ key: 'warm_ms', label: 'warm ms', ratio: true, refKey: 'node_e0_ms', refLabel: '×node -e 0' }]),
+    ...perSize(s.startupTermSizes, [{ key: 'cold_ms', label: 'cold ms', ratio: true }]),
     { key: 'list_ms', label: 'list ms', ratio: false, refKey: 'node_e0_ms', refLabel: '×node -e 0' },
     { key: 'node_e0_ms', label: '`node -e 0` ms beside this tool', ratio: false },
   ],
@@ -74,10 +74,10 @@ export default {
     // Timed right beside this tool's own figures: on a loaded machine `node -e 0`
     // moves by 2× within a minute, and the targets are ratios to it.
     const out = { node_e0_ms: median(await timeRuns(process.execPath, ['-e', '0'], LIST_RUNS, { env: sb.env, cwd: sb.home })) };
-    for (const size of sizes.termSizes) {
+    for (const size of sizes.startupTermSizes) {
       if (tool.attach) {
         Object.assign(out, suffixed(size, { warm_ms: await warm(tool, sb, size, sizes.warmAttaches) }));
-        if (tool.listCmd && size === sizes.termSizes[0]) {
+        if (tool.listCmd && size === sizes.startupTermSizes[0]) {
           const { argv, okCodes } = tool.listCmd(sb);
           out.list_ms = median(await timeRuns(argv[0], argv.slice(1), LIST_RUNS, { env: sb.env, cwd: sb.home, okCodes }));
         }
