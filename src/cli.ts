@@ -18,7 +18,7 @@ import { parseDuration } from './util/duration.js';
 import { splitShellWords } from './util/shell-words.js';
 import { VERSION } from './version.js';
 import { ENV_SESSION_NAME, ENV_SOCKET } from './consts.js';
-import { ExitCode, UserError } from './client/errors.js';
+import { ExitCode, reportFailure, UserError } from './client/errors.js';
 import { connect, connectExisting, type DaemonConnection } from './client/connect.js';
 
 // commander's CommonJS loaded with require takes ~8 ms; imported as ESM (export
@@ -479,10 +479,6 @@ export async function main(argv: readonly string[], hooks?: Hooks): Promise<numb
     if (err instanceof commander.CommanderError) {
       return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
     }
-    if (err instanceof UserError) {
-      process.stderr.write(`tshpool: ${err.message}\n`);
-      return err.exitCode;
-    }
     if (err instanceof ConfigError || err instanceof PathError) {
       process.stderr.write(`tshpool: ${err.message}\n`);
       return ExitCode.Error;
@@ -492,8 +488,8 @@ export async function main(argv: readonly string[], hooks?: Hooks): Promise<numb
       process.stderr.write(`tshpool: ${e.message}\n`);
       return ExitCode.Error;
     }
-    process.stderr.write(`tshpool: internal error: ${e?.stack ?? String(err)}\n`);
-    return ExitCode.Error;
+    // A UserError, or an internal error with its stack.
+    return reportFailure(err);
   }
 }
 

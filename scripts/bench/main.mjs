@@ -19,7 +19,7 @@ import { ROOT } from './tools/tshpool.mjs';
 import { fmt, log, withTimeout } from './util.mjs';
 
 /** The whole run may not take longer than this; then everything is killed and the run fails. */
-const WATCHDOG_MS = { quick: 5 * 60_000, full: 45 * 60_000 };
+const WATCHDOG_MS = { quick: 8 * 60_000, full: 60 * 60_000 };
 
 function installExitHandlers() {
   const bail = (code) => {

@@ -1,7 +1,14 @@
 /** Command-line options and the sizes of a full and a --quick run. */
 import { TOOL_IDS } from './tools/index.mjs';
 
-export const STEP_IDS = ['flood', 'drain', 'echo', 'attach', 'memory', 'slow', 'scale'];
+export const STEP_IDS = ['flood', 'echo', 'attach', 'slowlink', 'flood-node', 'drain', 'echo-node', 'attach-node', 'memory', 'slow', 'scale'];
+
+/** Terminal sizes of the lean steps (the flood also at a big 240x67 terminal). */
+const TERM_SIZES = [
+  { cols: 80, rows: 24 },
+  { cols: 160, rows: 50 },
+];
+const FLOOD_TERM_SIZES = [...TERM_SIZES, { cols: 240, rows: 67 }];
 
 export const USAGE = `Usage: node scripts/bench.mjs [options]
 
@@ -9,8 +16,8 @@ Measures tshpool against tmux, screen and dtach (those installed) and a bare pty
 
 Options:
   --quick            one repetition, small sizes (CI smoke run, < 60 s)
-  --reps N           repetitions of flood, drain, echo and attach (default 5; 1 with --quick)
-  --heavy-reps N     repetitions of memory, slow and scale (default 3; 1 with --quick)
+  --reps N           repetitions of flood, echo, attach and drain, lean and Node harness (default 5; 1 with --quick)
+  --heavy-reps N     repetitions of slowlink, memory, slow and scale (default 3; 1 with --quick)
   --only LIST        steps to run, comma-separated: ${STEP_IDS.join(',')}
   --tools LIST       tools to measure, comma-separated: ${TOOL_IDS.join(',')} (bare-pty is always measured)
   --out DIR          where benchmarks.json/.md and benchmarks-chart.svg go
@@ -24,6 +31,11 @@ export function sizesFor(quick) {
     ? {
         floodLines: 200_000,
         floodTimeoutMs: 20_000,
+        termSizes: TERM_SIZES,
+        floodTermSizes: FLOOD_TERM_SIZES,
+        // Start-up restarts every server per size: one size keeps the smoke run short on a loaded machine.
+        startupTermSizes: TERM_SIZES.slice(0, 1),
+        slowLinkLines: 20_000,
         echoKeys: 50,
         warmAttaches: 1,
         memCounts: [1, 5, 10],
@@ -44,8 +56,13 @@ export function sizesFor(quick) {
         heavyTimeoutMs: 45_000,
       }
     : {
-        floodLines: 3_000_000,
+        floodLines: 1_500_000,
         floodTimeoutMs: 90_000,
+        termSizes: TERM_SIZES,
+        floodTermSizes: FLOOD_TERM_SIZES,
+        startupTermSizes: TERM_SIZES,
+        // 2.29 MB, issue 14's slow-link flood.
+        slowLinkLines: 300_000,
         echoKeys: 1000,
         warmAttaches: 3,
         memCounts: [1, 10, 100],

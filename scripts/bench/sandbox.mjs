@@ -10,6 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { sandboxProcs, signalAll } from './procs.mjs';
+import { LeanTerm } from './lean/lean-term.mjs';
 import { Term } from './term.mjs';
 import { sleep, token, which } from './util.mjs';
 
@@ -112,9 +113,14 @@ export class Sandbox {
     return p;
   }
 
-  /** Starts `file args` on a new pty (a terminal the benchmark drives). */
-  term(file, args, { cols = 80, rows = 24 } = {}) {
-    const t = new Term(file, args, { env: this.env, cwd: this.home, cols, rows });
+  /**
+   * Starts `file args` on a new pty (a terminal the benchmark drives): node-pty in
+   * this process (Term), or with `lean` the C driver (LeanTerm; `ttiMs` types a
+   * command at once and times its answer).
+   */
+  term(file, args, { cols = 80, rows = 24, lean = false, ttiMs = 0 } = {}) {
+    const opts = { env: this.env, cwd: this.home, cols, rows };
+    const t = lean ? new LeanTerm(file, args, { ...opts, ttiMs }) : new Term(file, args, opts);
     this.terms.add(t);
     t.waitExit(24 * 3600 * 1000).then(() => this.terms.delete(t));
     return t;

@@ -24,3 +24,14 @@ export class UserError extends Error {
     super(message);
   }
 }
+
+/** Prints a failure that reached the top of a command and returns its exit code. */
+export function reportFailure(err: unknown): number {
+  if (err instanceof UserError) {
+    process.stderr.write(`tshpool: ${err.message}\n`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  process.stderr.write(`tshpool: internal error: ${e?.stack ?? String(err)}\n`);
+  return ExitCode.Error;
+}

@@ -1,7 +1,8 @@
 /**
  * The benchmark suite works: `node scripts/bench.mjs --quick` exits 0 and writes a
- * report with a figure for tshpool and the bare pty in every step. Nothing is
- * timed here; peers that are not installed are skipped by the suite itself.
+ * report with a figure for tshpool and the bare pty in every step — the lean C
+ * harness (compiled here with cc) at every terminal size, and the Node harness.
+ * Nothing is timed here; peers that are not installed are skipped by the suite itself.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,8 +14,16 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BENCH = join(ROOT, 'scripts', 'bench.mjs');
-const STEPS = ['flood', 'drain', 'echo', 'attach', 'memory', 'slow', 'scale'];
-const RUN_TIMEOUT_MS = 170_000;
+const STEPS = ['flood', 'echo', 'attach', 'slowlink', 'flood-node', 'drain', 'echo-node', 'attach-node', 'memory', 'slow', 'scale'];
+/** Figures each lean step must have for tshpool and the bare pty, at every size. */
+const LEAN_FIGURES = {
+  flood: ['time_s_80x24', 'time_s_160x50', 'time_s_240x67', 'mb_80x24', 'mb_240x67'],
+  echo: ['p50_us_80x24', 'p99_us_80x24', 'p50_us_160x50', 'p99_us_160x50'],
+  attach: ['cold_ms_80x24'],
+  slowlink: ['time_s_80x24', 'time_s_160x50', 'mb_80x24', 'mb_160x50'],
+};
+// ~60 s on an idle machine; a machine shared with other test suites has taken 3× as long.
+const RUN_TIMEOUT_MS = 420_000;
 
 function runBench(args) {
   return new Promise((resolvePromise) => {
@@ -51,8 +60,16 @@ test('bench --quick reports tshpool and the bare pty in every step', { timeout: 
       assert.equal(res.status, 'ok', `${step}/${tool}: ${JSON.stringify(res.errors)}`);
       const figures = Object.values(res.metrics).filter((v) => typeof v === 'number' && Number.isFinite(v));
       assert.ok(figures.length > 0, `${step}/${tool}: no figure in ${JSON.stringify(res.metrics)}`);
+      for (const key of LEAN_FIGURES[step] ?? []) assert.ok(Number.isFinite(res.metrics[key]), `${step}/${tool}: no ${key} in ${JSON.stringify(res.metrics)}`);
     }
   }
+  for (const key of ['warm_ms_80x24', 'list_ms', 'node_e0_ms']) {
+    assert.ok(Number.isFinite(report.steps.attach.results.tshpool.metrics[key]), `attach/tshpool: no ${key}`);
+  }
+  assert.ok(Number.isFinite(report.steps.attach.reference.metrics.node_e0_ms), 'node -e 0 timed by the lean harness');
+  // The slow link delivers every byte through tshpool, as on the bare pty.
+  const slow = report.steps.slowlink.results;
+  assert.ok(slow.tshpool.metrics.mb_80x24 >= slow['bare-pty'].metrics.mb_80x24 * 0.999, `slow link: tshpool delivered ${slow.tshpool.metrics.mb_80x24} of ${slow['bare-pty'].metrics.mb_80x24} MB`);
   assert.ok(Array.isArray(report.targets) && report.targets.length > 0, 'targets evaluated');
   assert.match(readFileSync(join(outDir, 'benchmarks-chart.svg'), 'utf8'), /^<svg /);
 });

@@ -10,16 +10,23 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 function series(report) {
   const r = (step, key) => (tool) => report.steps[step]?.results?.[tool]?.ratios?.[key]?.bare ?? null;
   const node = report.steps.attach?.reference?.metrics?.node_e0_ms ?? null;
+  const perSize = (sizes, f) => (sizes ?? []).map(({ cols, rows }) => f(`${cols}x${rows}`));
+  const o = report.options.sizes;
   return [
-    ['flood time ×bare', r('flood', 'time_s')],
+    ...perSize(o.floodTermSizes, (z) => [`flood ${z} ×bare`, r('flood', `time_s_${z}`)]),
+    ...perSize(o.termSizes, (z) => [`echo p50 ${z} ×bare`, r('echo', `p50_us_${z}`)]),
+    ...perSize(o.termSizes, (z) => [`echo p99 ${z} ×bare`, r('echo', `p99_us_${z}`)]),
+    ...perSize(o.startupTermSizes, (z) => [
+      `warm attach ${z} ×node -e 0`,
+      (tool) => {
+        const res = report.steps.attach?.results?.[tool]?.metrics;
+        const v = res?.[`warm_ms_${z}`];
+        const ref = res?.node_e0_ms ?? node;
+        return typeof v === 'number' && ref ? v / ref : null;
+      },
+    ]),
+    ...perSize(o.termSizes, (z) => [`slow link ${z} ×bare`, r('slowlink', `time_s_${z}`)]),
     ['drain time ×bare', r('drain', 'time_s')],
-    ['echo p50 ×bare', r('echo', 'p50_us')],
-    ['echo p99 ×bare', r('echo', 'p99_us')],
-    ['warm attach ×node -e 0', (tool) => {
-      const v = report.steps.attach?.results?.[tool]?.metrics?.warm_ms;
-      return typeof v === 'number' && node ? v / node : null;
-    }],
-    ['cold start ×bare shell', r('attach', 'cold_ms')],
     ['scale echo p99 ×bare', r('scale', 'echo_p99_us')],
   ].filter(([, f]) => Object.keys(COLORS).some((t) => f(t) !== null));
 }
@@ -74,7 +81,7 @@ export function renderChart(report) {
       out.push(`<text x="${tx.toFixed(1)}" y="${y + barH - 2}" font-size="9"${v >= 1 ? '' : ' text-anchor="end"'}>${v.toFixed(2)}×</text>`);
     });
   });
-  out.push(`<text x="${labelW}" y="${height - 8}" fill="#666" font-size="10">1× = bare pty (node-pty running the command directly); warm attach: 1× = \`node -e 0\`.</text>`);
+  out.push(`<text x="${labelW}" y="${height - 8}" fill="#666" font-size="10">1× = bare pty (the command run directly on the lean C terminal); warm attach: 1× = \`node -e 0\`. Lean harness figures.</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

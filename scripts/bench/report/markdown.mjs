@@ -37,7 +37,8 @@ function stepTable(report, step) {
       if (d.ratio) cells.push(`${ratioCell(res.ratios?.[d.key], 'bare')} / ${ratioCell(res.ratios?.[d.key], 'best_peer')}`);
       if (d.refKey) {
         const v = res.metrics?.[d.key];
-        const ref = step.reference?.metrics?.[d.refKey];
+        // The reference timed beside this tool's figures when the step has one, else the step's.
+        const ref = res.metrics?.[d.refKey] ?? step.reference?.metrics?.[d.refKey];
         cells.push(typeof v === 'number' && ref ? `${(v / ref).toFixed(2)}×` : 'n/a');
       }
     }
@@ -65,8 +66,12 @@ export function renderMarkdown(report, chartFile) {
       (report.complete ? '' : ` **Incomplete run: only ${Object.keys(report.steps).join(', ') || 'no step'} finished.**`),
     '',
     `Every figure is the median of ${o.reps} repetitions (memory, slow client and scale: ${o.heavyReps}). ` +
-      '"×bare" is the ratio to the bare pty (node-pty running the command directly: the physical limit), "×best peer" the ratio to the best of tmux, screen and dtach for that figure. Lower is better throughout. ' +
-      'Each tool runs in its own sandbox (HOME, XDG_RUNTIME_DIR, TMUX_TMPDIR, SCREENDIR, socket dir) with the same shell: bash without rc files, PS1=\'$ \', on an 80×24 pty driven by the benchmark.',
+      '"×bare" is the ratio to the bare pty (the command run directly on the terminal: the physical limit), "×best peer" the ratio to the best of tmux, screen and dtach for that figure. Lower is better throughout. ' +
+      'Each tool runs in its own sandbox (HOME, XDG_RUNTIME_DIR, TMUX_TMPDIR, SCREENDIR, socket dir) with the same shell: bash without rc files, PS1=\'$ \'.',
+    '',
+    '**Two harnesses.** The steps marked "lean harness" drive the terminal from a small C program (`scripts/bench/lean/leanterm.c`, compiled with `cc` at bench time): it owns the pty, reads it with poll()/read() and timestamps with CLOCK_MONOTONIC, so nothing but the kernel sits between a tool and the clock. They run at several terminal sizes (80x24, 160x50, and 240x67 for the flood). ' +
+      'The steps marked "Node harness" are the first round\'s measurements (node-pty in the bench process, 80x24), kept as a second opinion: its event loop adds ~100 µs to every measurement and compresses every ratio. ' +
+      'The previous report, measured with the Node harness only, is [benchmarks-node-harness.md](benchmarks-node-harness.md).',
     '',
   );
   out.push('## Machine', '', '| | |', '| --- | --- |');
@@ -84,7 +89,7 @@ export function renderMarkdown(report, chartFile) {
     out.push(`## ${i++}. ${step.title}`, '', step.description, '', stepTable(report, step), '');
   }
   out.push('## Running it', '');
-  out.push('```sh', 'npx tsc -p .                      # build tshpool first', 'node scripts/bench.mjs            # full run (about 10-15 min), writes docs/benchmarks.{json,md} and docs/benchmarks-chart.svg', 'node scripts/bench.mjs --quick    # smoke run (< 60 s), writes to a temp dir', 'node scripts/bench.mjs --only flood,echo --tools tshpool,tmux --reps 3 --out /tmp/b', '```', '');
+  out.push('```sh', 'npx tsc -p .                      # build tshpool first', 'node scripts/bench.mjs            # full run (about 15-20 min), writes docs/benchmarks.{json,md} and docs/benchmarks-chart.svg', 'node scripts/bench.mjs --quick    # smoke run (< 60 s), writes to a temp dir', 'node scripts/bench.mjs --only flood,echo --tools tshpool,tmux --reps 3 --out /tmp/b', '```', '');
   out.push('Peers that are not installed are reported as missing; install them with `sudo apt-get install -y tmux screen dtach`.', '');
   return out.join('\n');
 }

@@ -70,14 +70,44 @@ export function evaluateTargets(report) {
   const x = (v) => `${v.toFixed(2)}×`;
   const r = (a, b) => (a === null || b === null || b === 0 ? null : a / b);
 
-  add('flood', 'flood ≤ 1.10× bare pty', r(m('flood', t, 'time_s'), m('flood', 'bare-pty', 'time_s')), 1.1, le, x);
+  const us = (v, l) => `${v.toFixed(0)} µs vs ${l.toFixed(0)} µs`;
+  const label = ({ cols, rows }) => `${cols}x${rows}`;
+  const termSizes = sizes.termSizes ?? [];
+
+  // Lean harness (issue 20): every figure per terminal size.
+  for (const z of (sizes.floodTermSizes ?? []).map(label)) {
+    const bytes = m('flood', t, `mb_${z}`);
+    const bareBytes = m('flood', 'bare-pty', `mb_${z}`);
+    add(`flood_${z}`, `flood ${z} ≤ 1.10× bare pty, every byte delivered`, r(m('flood', t, `time_s_${z}`), m('flood', 'bare-pty', `time_s_${z}`)), 1.1, (v, l) => v <= l && bytes >= bareBytes * 0.999, (v) => `${x(v)}, ${bytes?.toFixed(1)} of ${bareBytes?.toFixed(1)} MB`);
+  }
+  for (const z of termSizes.map(label)) {
+    const p50 = m('echo', 'tmux', `p50_us_${z}`);
+    const p99 = m('echo', 'tmux', `p99_us_${z}`);
+    add(`echo_p50_${z}`, `echo p50 ${z} ≤ 1.3× tmux's`, m('echo', t, `p50_us_${z}`), p50 === null ? null : 1.3 * p50, le, (v) => `${us(v, p50)} (${(v / p50).toFixed(2)}×)`);
+    add(`echo_p99_${z}`, `echo p99 ${z} ≤ 2× tmux's`, m('echo', t, `p99_us_${z}`), p99 === null ? null : 2 * p99, le, (v) => `${us(v, p99)} (${(v / p99).toFixed(2)}×)`);
+  }
+  // `node -e 0` timed beside tshpool's own figures (the step's reference, once per repetition, if absent).
+  const nodeLean = m('attach', t, 'node_e0_ms') ?? s.attach?.reference?.metrics?.node_e0_ms ?? null;
+  const vsNode = (v, l) => `${v.toFixed(0)} ms vs ${nodeLean.toFixed(0)} ms (${(v / nodeLean).toFixed(2)}×)`;
+  for (const z of (sizes.startupTermSizes ?? []).map(label)) {
+    add(`attach_warm_${z}`, `warm attach ${z} ≤ 1.2× \`node -e 0\``, m('attach', t, `warm_ms_${z}`), nodeLean === null ? null : 1.2 * nodeLean, le, vsNode);
+  }
+  add('list', 'list ≤ 1.1× `node -e 0`', m('attach', t, 'list_ms'), nodeLean === null ? null : 1.1 * nodeLean, le, vsNode);
+  for (const z of termSizes.map(label)) {
+    const bytes = m('slowlink', t, `mb_${z}`);
+    const bareBytes = m('slowlink', 'bare-pty', `mb_${z}`);
+    add(`slowlink_${z}`, `slow link ${z}: every byte delivered`, bytes, bareBytes === null ? null : bareBytes * 0.999, (v, l) => v >= l, (v) => `${v.toFixed(2)} of ${bareBytes.toFixed(2)} MB in ${m('slowlink', t, `time_s_${z}`)?.toFixed(2)} s (bare pty ${m('slowlink', 'bare-pty', `time_s_${z}`)?.toFixed(2)} s)`);
+  }
+
+  // The first round's targets, on the Node harness (kept so the change of harness shows).
+  add('flood_node', 'Node harness: flood ≤ 1.10× bare pty', r(m('flood-node', t, 'time_s'), m('flood-node', 'bare-pty', 'time_s')), 1.1, le, x);
   add('drain', 'drain ≤ 1.10× bare pty', r(m('drain', t, 'time_s'), m('drain', 'bare-pty', 'time_s')), 1.1, le, x);
-  add('echo_p50', "echo p50 ≤ tmux's", m('echo', t, 'p50_us'), m('echo', 'tmux', 'p50_us'), le, (v, l) => `${v.toFixed(0)} µs vs ${l.toFixed(0)} µs`);
-  const tmuxP99 = m('echo', 'tmux', 'p99_us');
-  add('echo_p99', "echo p99 ≤ 2× tmux's", m('echo', t, 'p99_us'), tmuxP99 === null ? null : 2 * tmuxP99, le, (v, l) => `${v.toFixed(0)} µs vs ${l.toFixed(0)} µs`);
-  const node = s.attach?.reference?.metrics?.node_e0_ms ?? null;
-  add('attach_warm', 'warm attach ≤ 1.5× `node -e 0`', m('attach', t, 'warm_ms'), node === null ? null : 1.5 * node, le, (v, l) => `${v.toFixed(0)} ms vs ${l.toFixed(0)} ms (${(v / node).toFixed(2)}×)`);
-  add('attach_cold', 'cold start ≤ 400 ms', m('attach', t, 'cold_ms'), 400, le, (v) => `${v.toFixed(0)} ms`);
+  add('echo_p50_node', "Node harness: echo p50 ≤ tmux's", m('echo-node', t, 'p50_us'), m('echo-node', 'tmux', 'p50_us'), le, us);
+  const tmuxP99 = m('echo-node', 'tmux', 'p99_us');
+  add('echo_p99_node', "Node harness: echo p99 ≤ 2× tmux's", m('echo-node', t, 'p99_us'), tmuxP99 === null ? null : 2 * tmuxP99, le, us);
+  const node = s['attach-node']?.reference?.metrics?.node_e0_ms ?? null;
+  add('attach_warm_node', 'Node harness: warm attach ≤ 1.5× `node -e 0`', m('attach-node', t, 'warm_ms'), node === null ? null : 1.5 * node, le, (v, l) => `${v.toFixed(0)} ms vs ${l.toFixed(0)} ms (${(v / node).toFixed(2)}×)`);
+  add('attach_cold', 'Node harness: cold start ≤ 400 ms', m('attach-node', t, 'cold_ms'), 400, le, (v) => `${v.toFixed(0)} ms`);
   const last = sizes.memCounts.at(-1);
   add('mem_per_session', '≤ 1 MiB marginal RSS per idle session', m('memory', t, 'rss_per_session'), 1, le, (v) => `${v.toFixed(2)} MiB`);
   add('mem_idle', `${last} idle sessions ≤ 160 MiB RSS`, m('memory', t, `rss_${last}`), 160, le, (v) => `${v.toFixed(1)} MiB`);

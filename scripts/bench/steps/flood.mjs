@@ -1,36 +1,28 @@
 /**
- * Flood: `seq 1 N` typed into an attached shell, timed from the Enter on the
- * client's pty until the end marker printed after it shows up there; also the
- * bytes the client received (a multiplexer that drops and repaints sends fewer).
+ * Flood, lean harness: `seq 1 N` typed into an attached shell on the C terminal
+ * (lean/leanterm.c), timed in C from the Enter to the end marker, with the bytes
+ * the terminal received on the way (a multiplexer that drops and repaints sends
+ * fewer). At each terminal size of the run.
  */
-import { nowMs, sleep, token } from '../util.mjs';
-import { closeSession, openShell } from './common.mjs';
+import { sizeLabel, perSize, eachSize } from './lean-common.mjs';
+import { token } from '../util.mjs';
 
 export default {
   id: 'flood',
-  title: 'Flood (attached client)',
+  title: 'Flood (lean harness)',
   describe: (s) =>
-    `\`seq 1 ${s.floodLines}; echo END_x\` typed into an attached shell (80x24); time from the Enter to the end marker on the client's pty, and the bytes the client received on the way.`,
-  metrics: [
-    { key: 'time_s', label: 'time s', ratio: true },
-    { key: 'mb', label: 'MB to client', ratio: false },
-  ],
+    `\`seq 1 ${s.floodLines}; echo END_x\` typed into an attached shell on the C terminal, at ${s.floodTermSizes.map(sizeLabel).join(', ')}; time from the Enter to the end marker, and the MB the terminal received.`,
+  metrics: (s) =>
+    perSize(s.floodTermSizes, [
+      { key: 'time_s', label: 'time s', ratio: true },
+      { key: 'mb', label: 'MB', ratio: false },
+    ]),
   applies: () => null,
 
-  async rep({ tool, sb, sizes }) {
-    const name = `flood-${token(4)}`;
-    const term = await openShell(tool, sb, name);
-    try {
-      await sleep(100);
-      const tag = token(6);
-      const done = term.waitFor(`END_${tag}`, sizes.floodTimeoutMs, `END_${tag} after the flood`);
-      const b0 = term.bytes;
-      const t0 = nowMs();
-      term.write(`seq 1 ${sizes.floodLines}; echo EN""D_${tag}\r`);
-      const { at, bytes } = await done;
-      return { time_s: (at - t0) / 1000, mb: (bytes - b0) / 1e6 };
-    } finally {
-      await closeSession(tool, sb, name, term);
-    }
-  },
+  rep: ({ tool, sb, sizes }) =>
+    eachSize(tool, sb, sizes.floodTermSizes, `flood-${token(4)}`, async (term) => {
+      await term.idle(100);
+      const r = await term.flood(sizes.floodLines, sizes.floodTimeoutMs);
+      return { time_s: r.time_s, mb: r.bytes / 1e6 };
+    }),
 };

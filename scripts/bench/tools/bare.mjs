@@ -50,7 +50,7 @@ export const bare = {
 
   setup() {},
 
-  attachNew: (sb) => sb.term(sb.shell, []),
+  attachNew: (sb, _name, o) => sb.term(sb.shell, [], o),
   attach: null,
 
   async createDetached(sb, _name, argv) {
@@ -60,6 +60,7 @@ export const bare = {
 
   killSession: async () => {},
   list: null,
+  listCmd: null,
   countSessions: null,
   serverPids: (sb) => (sb.holder && isAlive(sb.holder.child.pid) ? [sb.holder.child.pid] : []),
 };

@@ -22,8 +22,8 @@ export const dtachTool = {
 
   setup() {},
 
-  attachNew: (sb, name) => sb.term('dtach', ['-A', sock(sb, name), sb.shell]),
-  attach: (sb, name) => sb.term('dtach', ['-a', sock(sb, name)]),
+  attachNew: (sb, name, o) => sb.term('dtach', ['-A', sock(sb, name), sb.shell], o),
+  attach: (sb, name, o) => sb.term('dtach', ['-a', sock(sb, name)], o),
 
   async createDetached(sb, name, argv) {
     const r = await run('dtach', ['-n', sock(sb, name), ...(argv ?? [sb.shell])], { env: sb.env, cwd: sb.home, untilClose: false });
@@ -40,6 +40,7 @@ export const dtachTool = {
   },
 
   list: null,
+  listCmd: null,
   countSessions: null,
 
   serverPids: (sb) => {

@@ -24,8 +24,8 @@ export const screenTool = {
     writeFileSync(rc(sb), 'startup_message off\n');
   },
 
-  attachNew: (sb, name) => sb.term('screen', ['-c', rc(sb), '-S', name]),
-  attach: (sb, name) => sb.term('screen', ['-c', rc(sb), '-r', name]),
+  attachNew: (sb, name, o) => sb.term('screen', ['-c', rc(sb), '-S', name], o),
+  attach: (sb, name, o) => sb.term('screen', ['-c', rc(sb), '-r', name], o),
 
   async createDetached(sb, name, argv) {
     const r = await screen(sb, ['-dmS', name, ...(argv ?? [])], { untilClose: false });
@@ -40,6 +40,8 @@ export const screenTool = {
 
   // `screen -ls` exits 1 when it lists sessions; only a crash or timeout is a failure.
   list: (sb) => screen(sb, ['-ls']),
+
+  listCmd: (sb) => ({ argv: ['screen', '-c', rc(sb), '-ls'], okCodes: [0, 1] }),
 
   async countSessions(sb) {
     const r = await screen(sb, ['-ls']);

@@ -20,8 +20,8 @@ export const tmuxTool = {
     writeFileSync(conf(sb), '');
   },
 
-  attachNew: (sb, name) => sb.term('tmux', ['-f', conf(sb), 'new-session', '-s', name]),
-  attach: (sb, name) => sb.term('tmux', ['-f', conf(sb), 'attach-session', '-t', name]),
+  attachNew: (sb, name, o) => sb.term('tmux', ['-f', conf(sb), 'new-session', '-s', name], o),
+  attach: (sb, name, o) => sb.term('tmux', ['-f', conf(sb), 'attach-session', '-t', name], o),
 
   async createDetached(sb, name, argv) {
     const r = await tmux(sb, ['new-session', '-d', '-s', name, '-x', '80', '-y', '24', ...(argv ? [shJoin(argv)] : [])], { untilClose: false });
@@ -35,6 +35,8 @@ export const tmuxTool = {
     const r = await tmux(sb, ['ls']);
     if (r.code !== 0) throw new Error(`tmux ls failed: ${r.stderr.trim()}`);
   },
+
+  listCmd: (sb) => ({ argv: ['tmux', '-f', conf(sb), 'ls'], okCodes: [0] }),
 
   async countSessions(sb) {
     const r = await tmux(sb, ['ls']);

@@ -45,8 +45,8 @@ export const tshpool = {
     writeFileSync(file, `shell = "${sb.shell}"\n${process.env.TSHPOOL_BENCH_CONFIG ?? ''}`);
   },
 
-  attachNew: (sb, name) => sb.term(process.execPath, [BIN, 'attach', name]),
-  attach: (sb, name) => sb.term(process.execPath, [BIN, 'attach', name]),
+  attachNew: (sb, name, o) => sb.term(process.execPath, [BIN, 'attach', name], o),
+  attach: (sb, name, o) => sb.term(process.execPath, [BIN, 'attach', name], o),
 
   createDetached: (sb, name, argv) => ok(cli(sb, ['attach', '-b', ...(argv ? ['-c', shJoin(argv)] : []), name]), `tshpool attach -b ${name}`),
 
@@ -54,6 +54,8 @@ export const tshpool = {
   detach: (sb, name) => cli(sb, ['detach', name]),
 
   list: (sb) => ok(cli(sb, ['list']), 'tshpool list'),
+  /** The list command as argv, with the exit codes that mean success (timed by the lean harness). */
+  listCmd: () => ({ argv: [process.execPath, BIN, 'list'], okCodes: [0] }),
 
   async countSessions(sb) {
     const r = await ok(cli(sb, ['list', '--json']), 'tshpool list --json');
