@@ -14,7 +14,7 @@
  */
 import { loadConfig } from '../config/load.js';
 import { ENV_SESSION_NAME } from '../consts.js';
-import { ensurePrivateDir, resolvePaths, socketDir, SYSTEM_CONFIG_PATH, userConfigPath } from '../paths.js';
+import { ensureDirs, resolvePaths, SYSTEM_CONFIG_PATH, userConfigPath } from '../paths.js';
 import { sessionNameProblem } from '../protocol/names.js';
 import { connectExisting, type DaemonConnection } from './connect.js';
 import { reportFailure } from './errors.js';
@@ -30,7 +30,7 @@ export async function quickAttach(argv: readonly string[]): Promise<number | nul
     if (loaded.warnings.length > 0) return null;
     config = loaded.config;
     const paths = resolvePaths({});
-    ensurePrivateDir(socketDir(paths), paths.defaultSocket);
+    ensureDirs(paths);
     conn = await connectExisting(paths);
   } catch {
     return null;
