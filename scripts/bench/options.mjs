@@ -1,7 +1,7 @@
 /** Command-line options and the sizes of a full and a --quick run. */
 import { TOOL_IDS } from './tools/index.mjs';
 
-export const STEP_IDS = ['flood', 'echo', 'attach', 'slowlink', 'flood-node', 'drain', 'echo-node', 'attach-node', 'memory', 'slow', 'scale'];
+export const STEP_IDS = ['flood', 'echo', 'attach', 'slowlink', 'hook-spin', 'flood-node', 'drain', 'echo-node', 'attach-node', 'memory', 'slow', 'scale'];
 
 /** Terminal sizes of the lean steps (the flood also at a big 240x67 terminal). */
 const TERM_SIZES = [

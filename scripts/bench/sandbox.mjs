@@ -118,8 +118,8 @@ export class Sandbox {
    * this process (Term), or with `lean` the C driver (LeanTerm; `ttiMs` types a
    * command at once and times its answer).
    */
-  term(file, args, { cols = 80, rows = 24, lean = false, ttiMs = 0 } = {}) {
-    const opts = { env: this.env, cwd: this.home, cols, rows };
+  term(file, args, { cols = 80, rows = 24, lean = false, ttiMs = 0, env = null } = {}) {
+    const opts = { env: env ? { ...this.env, ...env } : this.env, cwd: this.home, cols, rows };
     const t = lean ? new LeanTerm(file, args, { ...opts, ttiMs }) : new Term(file, args, opts);
     this.terms.add(t);
     t.waitExit(24 * 3600 * 1000).then(() => this.terms.delete(t));

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BENCH = join(ROOT, 'scripts', 'bench.mjs');
-const STEPS = ['flood', 'echo', 'attach', 'slowlink', 'flood-node', 'drain', 'echo-node', 'attach-node', 'memory', 'slow', 'scale'];
+const STEPS = ['flood', 'echo', 'attach', 'slowlink', 'hook-spin', 'flood-node', 'drain', 'echo-node', 'attach-node', 'memory', 'slow', 'scale'];
 /** Figures each lean step must have for tshpool and the bare pty, at every size. */
 const LEAN_FIGURES = {
   flood: ['time_s_80x24', 'time_s_160x50', 'time_s_240x67', 'mb_80x24', 'mb_240x67'],

@@ -99,6 +99,8 @@ export function evaluateTargets(report) {
     add(`slowlink_${z}`, `slow link ${z}: every byte delivered`, bytes, bareBytes === null ? null : bareBytes * 0.999, (v, l) => v >= l, (v) => `${v.toFixed(2)} of ${bareBytes.toFixed(2)} MB in ${m('slowlink', t, `time_s_${z}`)?.toFixed(2)} s (bare pty ${m('slowlink', 'bare-pty', `time_s_${z}`)?.toFixed(2)} s)`);
   }
 
+  add('hook_spin', "echo p50 while a wrapper's hook spins 3 s ≤ 1.2× idle", m('hook-spin', t, 'spin_over_idle_p50'), 1.2, le, (v) => `${m('hook-spin', t, 'spin_p50_us')?.toFixed(0)} µs vs ${m('hook-spin', t, 'idle_p50_us')?.toFixed(0)} µs idle (${x(v)})`);
+
   // The first round's targets, on the Node harness (kept so the change of harness shows).
   add('flood_node', 'Node harness: flood ≤ 1.10× bare pty', r(m('flood-node', t, 'time_s'), m('flood-node', 'bare-pty', 'time_s')), 1.1, le, x);
   add('drain', 'drain ≤ 1.10× bare pty', r(m('drain', t, 'time_s'), m('drain', 'bare-pty', 'time_s')), 1.1, le, x);

@@ -5,13 +5,14 @@ import drain from './drain.mjs';
 import echo from './echo.mjs';
 import echoNode from './echo-node.mjs';
 import flood from './flood.mjs';
+import hookSpin from './hook-spin.mjs';
 import floodNode from './flood-node.mjs';
 import memory from './memory.mjs';
 import scale from './scale.mjs';
 import slow from './slow.mjs';
 import slowlink from './slowlink.mjs';
 
-export const STEPS = [flood, echo, attach, slowlink, floodNode, drain, echoNode, attachNode, memory, slow, scale];
+export const STEPS = [flood, echo, attach, slowlink, hookSpin, floodNode, drain, echoNode, attachNode, memory, slow, scale];
 
 /** A step's metric definitions for these sizes. */
 export const metricsOf = (step, sizes) => (typeof step.metrics === 'function' ? step.metrics(sizes) : step.metrics);
