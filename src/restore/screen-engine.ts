@@ -288,6 +288,7 @@ export class ScreenEngine {
     const encoding = this.mouseEncoding ?? (this.core.coreMouseService?.activeEncoding === 'SGR' ? 1006 : null);
     if (encoding !== null) out += `\x1b[?${encoding}h`;
     out += this.cursorStyle();
+    // eslint-disable-next-line no-control-regex -- a title must not end its own escape sequence
     if (this.title !== null) out += `\x1b]2;${this.title.replace(/[\x00-\x1f\x7f]/g, '')}\x07`;
     out += this.core.coreService?.isCursorHidden ? '\x1b[?25l' : '\x1b[?25h';
     return out;

@@ -304,6 +304,7 @@ class PickerUi {
     // blessed reports Enter twice: as 'enter' and as 'return'.
     if (name === 'return') return;
     if (name === 'C-c') return this.finish(null, false);
+    // eslint-disable-next-line no-control-regex -- typed text excludes control characters
     const typed = ch !== undefined && !key?.ctrl && !key?.meta && ch.length > 0 && !/[\u0000-\u001f\u007f]/.test(ch) ? ch : null;
     switch (this.mode.kind) {
       case 'list':
