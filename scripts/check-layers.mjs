@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Fails when an import crosses a layer (see ../shared/STYLE.md, rule 1):
 //   protocol/ imports nothing of ours; client/ never imports daemon/ and vice versa;
-//   restore/, hooks/, config/, util/, platform/ import neither client/ nor daemon/.
+//   restore/, hooks/, config/, util/, platform/ import neither client/ nor daemon/;
+//   util/ imports only util/ and consts.ts (it is below config/ and hooks/: no cycle).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
 
@@ -11,7 +12,8 @@ const rules = [
   { layer: 'protocol', forbid: (target) => !target.startsWith('protocol/'), why: 'protocol/ imports nothing of ours' },
   { layer: 'client', forbid: (target) => target.startsWith('daemon/'), why: 'client/ must not import daemon/' },
   { layer: 'daemon', forbid: (target) => target.startsWith('client/'), why: 'daemon/ must not import client/' },
-  ...['restore', 'hooks', 'config', 'util', 'platform'].map((layer) => ({
+  { layer: 'util', forbid: (target) => !target.startsWith('util/') && target !== 'consts.ts', why: 'util/ imports only util/ and consts.ts' },
+  ...['restore', 'hooks', 'config', 'platform'].map((layer) => ({
     layer,
     forbid: (target) => target.startsWith('client/') || target.startsWith('daemon/') || target === 'cli.ts',
     why: `${layer}/ must not import client/, daemon/ or cli.ts`,

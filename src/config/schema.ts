@@ -6,13 +6,10 @@ import { DEFAULT_FORWARD_ENV } from '../consts.js';
 import { HOOK_COMMAND_NAMES, type HookCommandName } from '../protocol/events.js';
 import { parseDuration } from '../util/duration.js';
 import { parseBinding } from '../util/keys.js';
+import type { Keybinding } from '../util/keybindings.js';
 import { splitShellWords } from '../util/shell-words.js';
 
-export type KeybindingAction = 'detach' | 'noop';
-export interface Keybinding {
-  binding: string;
-  action: KeybindingAction;
-}
+export type { Keybinding, KeybindingAction } from '../util/keybindings.js';
 
 /** The hook names usable in `[hooks]` and `attach --hook NAME=CMD`, from the events table. */
 export { HOOK_COMMAND_NAMES, type HookCommandName } from '../protocol/events.js';

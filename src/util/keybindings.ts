@@ -6,7 +6,14 @@
  */
 import { parseBinding } from './keys.js';
 import { DEFAULT_DETACH_BINDING } from '../consts.js';
-import type { Keybinding, KeybindingAction } from '../config/schema.js';
+
+/** What a keybinding does (config `[[keybinding]] action`). */
+export type KeybindingAction = 'detach' | 'noop';
+/** A config `[[keybinding]]`: a key sequence and its action. */
+export interface Keybinding {
+  binding: string;
+  action: KeybindingAction;
+}
 
 interface Compiled {
   bytes: Buffer;
