@@ -239,9 +239,6 @@ export const KEYS: { [K in keyof Config]: Checker<Config[K]> } = {
   detached_flood_turns: boolean,
 };
 
-/** Shared checkers for keys that later modules add. */
-export const checkers = { string, boolean, stringArray, stringTable };
-
 /** The variables a client forwards to new sessions: the defaults plus forward_env. */
 export function forwardedNames(config: Config): string[] {
   return [...new Set([...DEFAULT_FORWARD_ENV, ...config.forward_env])];

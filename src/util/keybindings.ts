@@ -78,9 +78,4 @@ export class KeybindingMatcher {
     }
     return { output: Buffer.from(out), actions };
   }
-
-  /** Bytes still held as a partial match (e.g. to flush on exit). */
-  get pending(): Buffer {
-    return Buffer.from(this.held);
-  }
 }
