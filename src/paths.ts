@@ -26,6 +26,19 @@ export function defaultLogPath(socketPath: string): string {
   return socketPath.endsWith('.socket') ? `${socketPath.slice(0, -'.socket'.length)}.log` : `${socketPath}.log`;
 }
 
+/**
+ * The session holder (tshpool-holder) of the daemon on `socketPath` lives beside
+ * it: tshpool.socket → tshpool.holder.socket (and .holder.log), so two daemons on
+ * different sockets never share a holder.
+ */
+export function holderSocketPath(socketPath: string): string {
+  return `${socketPath.endsWith('.socket') ? socketPath.slice(0, -'.socket'.length) : socketPath}.holder.socket`;
+}
+
+export function holderLogPath(socketPath: string): string {
+  return `${socketPath.endsWith('.socket') ? socketPath.slice(0, -'.socket'.length) : socketPath}.holder.log`;
+}
+
 export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
   return join(base, 'tshpool', 'config.toml');
