@@ -86,7 +86,7 @@ test('a second daemon saying hello supersedes the first; both keep working pty f
   assert.deepEqual(sessions.map((p) => [p.key, p.pid]), [['cat', pty1.pid]]);
   assert.match(h.log(), /adopted by pid \d+ \(1 sessions\)/);
   // The new daemon drives the session; the old one's requests no longer reach the holder.
-  await assert.rejects(first.spawn('other', shell('true'), SIZE), /not connected/);
+  await assert.rejects(first.spawn('other', shell('true'), SIZE), /another daemon took over the holder/);
   assert.equal(lost, null, 'being superseded is not losing the holder');
   const [pty2] = sessions;
   const echoed = readUntil(pty2, /hello\r\nhello\r\n/);
@@ -107,7 +107,9 @@ test('a spawn settled after its requester was superseded is handed to the new da
   // both wait in their sockets: the holder forks first, then takes the hello, and
   // the exec settles with the second daemon in charge.
   process.kill(holderPid, 'SIGSTOP');
-  t.after(() => process.kill(holderPid, 'SIGCONT'));
+  t.after(() => {
+    if (isAlive(holderPid)) process.kill(holderPid, 'SIGCONT'); // the test failed while it was stopped
+  });
   const requested = first.spawn('late', shell('exec cat'), SIZE).then(
     () => 'spawned',
     (err) => err.message,
@@ -126,4 +128,32 @@ test('a spawn settled after its requester was superseded is handed to the new da
   late.write('x\r');
   await echoed;
   late.dispose();
+});
+
+test('SIGTERM ends the holder but none of its sessions; their statuses are then reported as lost, never as 0', async (t) => {
+  const h = await holderSandbox(t);
+  const client = h.client();
+  const { holderPid } = await client.start();
+  const pty = await client.spawn('cat', shell('exec cat'), SIZE);
+  const lost = new Promise((resolve) => client.once('lost', resolve));
+  process.kill(holderPid, 'SIGTERM');
+  assert.match(await lost, /closed/);
+  await waitUntil(() => !isAlive(holderPid), { message: 'the holder to exit' });
+  assert.match(h.log(), /exiting on signal 15, 1 sessions held/);
+  assert.ok(isAlive(pty.pid), 'the session outlived the holder: this process still has its master');
+  const echoed = readUntil(pty, /still\r\nstill\r\n/);
+  pty.write('still\r');
+  await echoed;
+  const done = outputAndExit(pty);
+  pty.write('\x04');
+  assert.deepEqual(await done.then(({ exitCode, statusLost }) => ({ exitCode, statusLost })), { exitCode: -1, statusLost: true });
+  pty.dispose();
+});
+
+test('start() says "holder unavailable" and why when the holder cannot run', async (t) => {
+  const h = await holderSandbox(t);
+  const client = h.client({ executable: '/nonexistent/tshpool-holder' });
+  await assert.rejects(client.start(), /^HolderUnavailableError: holder unavailable: cannot run \/nonexistent\/tshpool-holder: spawn \/nonexistent\/tshpool-holder ENOENT/);
+  const bad = h.client({ executable: '/bin/false' });
+  await assert.rejects(bad.start(), /holder unavailable: \/bin\/false failed to start: exit status 1/);
 });

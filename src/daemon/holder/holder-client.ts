@@ -93,7 +93,7 @@ export interface HolderClientEvents {
   exited: [HolderExitEvent];
   /** A session the holder finished spawning after its requester left: adopted here. */
   adopted: [HeldPty];
-  /** Another daemon connected to the holder; this connection ends next. HeldPtys stay usable. */
+  /** Another daemon connected to the holder; this connection ends next. HeldPtys stay usable for I/O but learn no exit status any more. */
   superseded: [];
   /** The connection to the holder ended without dispose() or superseded: the holder died or misbehaved. */
   lost: [reason: string];
@@ -170,6 +170,7 @@ export class HolderClient extends EventEmitter<HolderClientEvents> {
   /** Spawns a session's program on a new pty held by the holder. Rejects with HolderSpawnError. */
   spawn(key: string, spec: HolderSpawnSpec, size: PtySize): Promise<HeldPty> {
     const conn = this.conn;
+    if (this.superseded) return Promise.reject(new Error('another daemon took over the holder: this one must not start sessions'));
     if (!conn?.isOpen || this.starting) return Promise.reject(new Error('holder not connected: call start() first'));
     if (this.ptys.has(key)) return Promise.reject(new HolderSpawnError(`session key ${key} is already in use`, 'EEXIST'));
     const reqId = this.nextReqId;
