@@ -657,6 +657,8 @@ static void on_hello(struct conn *c, struct reader *r) {
     return;
   }
   c->said_hello = 1;
+  // A daemon that arrives after a SHUTDOWN wants the holder after all: it stays.
+  shutting_down = 0;
   struct conn *previous = daemon_conn;
   daemon_conn = c;
   struct buf b = {0};

@@ -117,7 +117,7 @@ test('a spawn settled after its requester was superseded is handed to the new da
   const second = h.client();
   const adopted = new Promise((resolve) => second.once('adopted', resolve));
   const started = second.start();
-  await waitUntil(() => second.conn?.isOpen, { message: 'the second client to be connected (in the backlog) and to have sent its hello' });
+  await waitUntil(() => second.connected, { message: 'the second client to be connected (in the backlog) and to have sent its hello' });
   process.kill(holderPid, 'SIGCONT');
   const { sessions } = await started;
   assert.deepEqual(sessions, [], 'the spawn was still starting when the list was sent');

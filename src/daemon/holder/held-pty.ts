@@ -180,6 +180,11 @@ export class HeldPty {
     this.owner.kill(this.key, number, options.group ?? false);
   }
 
+  /** The master fd while this pty owns it, null once closed. Do not close it: release() or dispose() do. */
+  get masterFd(): number | null {
+    return this.closed ? null : this.fd;
+  }
+
   /** The terminal's foreground process group (the shell, or the program it runs), or null once closed. */
   foregroundProcessGroup(): number | null {
     if (this.closed) return null;

@@ -137,6 +137,11 @@ export class HolderClient extends EventEmitter<HolderClientEvents> {
     return problem ? `holder unavailable: ${problem}` : null;
   }
 
+  /** Whether the connection to the holder is open (from connect, before the hello is answered, until it ends). */
+  get connected(): boolean {
+    return this.conn?.isOpen ?? false;
+  }
+
   /** The holder's pid once connected. */
   get holderPid(): number | null {
     return this.pid;
