@@ -352,6 +352,8 @@ static void queue_frame(struct conn *c, struct buf *b, int fd) {
   f->len = b->len;
   f->off = 0;
   f->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+  // Sent without its fd, the frame would pair the next fd with the wrong session.
+  if (fd >= 0 && f->fd < 0) { free(f); conn_close(c, "out of file descriptors queueing a master"); return; }
   memcpy(f->data, b->p, b->len);
   if (c->out_tail) c->out_tail->next = f; else c->out_head = f;
   c->out_tail = f;
