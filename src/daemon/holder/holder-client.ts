@@ -137,9 +137,9 @@ export class HolderClient extends EventEmitter<HolderClientEvents> {
     return problem ? `holder unavailable: ${problem}` : null;
   }
 
-  /** Whether the connection to the holder is open (from connect, before the hello is answered, until it ends). */
+  /** Whether a connection to the holder exists: from connect (before the hello is answered) until its socket is closed. */
   get connected(): boolean {
-    return this.conn?.isOpen ?? false;
+    return this.conn !== null;
   }
 
   /** The holder's pid once connected. */
