@@ -27,8 +27,8 @@
 //                                               -> SPAWNED + master fd | SPAWN_FAILED
 //    3 FORGET       string key                  (no reply) the holder closes its master copy and drops the entry
 //    4 KILL         string key, i32 signal, u8 group (1: the shell's process group too)   (no reply)
-//    5 SHUTDOWN     u8 force                    (no reply) exit once no session is held; force: hang up
-//                                               every session and exit now. The connection closes on exit.
+//    5 SHUTDOWN     u8 force                    (no reply) exit once no session is held (a later HELLO cancels
+//                                               that); force: hang up every session and exit now.
 //  holder -> daemon
 //   64 WELCOME      u32 version, i32 holderPid, u32 sessionCount
 //   65 HELD         string key, i32 pid, u8 state (0 running, 1 exited), i32 exitCode, i32 signal  + master fd

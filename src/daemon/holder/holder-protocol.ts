@@ -40,7 +40,7 @@ export type HolderRequest =
   | { type: 'forget'; key: string }
   /** Signals the session's shell (and its process group with `group`) unless it was reaped already. No reply. */
   | { type: 'kill'; key: string; signal: number; group: boolean }
-  /** The daemon stops for good: the holder exits once it holds nothing (`force`: hangs up every session now). */
+  /** The daemon stops for good: the holder exits once it holds nothing, unless a daemon says hello meanwhile (`force`: hangs up every session now). */
   | { type: 'shutdown'; force: boolean };
 
 /** How a held session stands: running, or exited with the status the holder collected. */
