@@ -180,3 +180,29 @@ test('holder memory with 100 sessions stays at a few MB', async (t) => {
   await waitUntil(() => !isAlive(holderPid) && ptys.every((p) => !isAlive(p.pid)), { message: 'a forced shutdown to end holder and sessions' });
   for (const p of ptys) p.release();
 });
+
+test('SHUTDOWN: the holder exits once its last session is forgotten, unless a new daemon said hello meanwhile', async (t) => {
+  const h = await holderSandbox(t);
+  const client = h.client();
+  const { holderPid } = await client.start();
+  const pty = await client.spawn('s', shell('exec cat'), SIZE);
+  const shutDown = client.shutdown();
+  await waitUntil(() => h.log().includes('shutdown requested'), { message: 'the holder to take the shutdown' });
+  assert.ok(isAlive(holderPid) && isAlive(pty.pid), 'it waits for the session');
+
+  const next = h.client();
+  const { sessions } = await next.start(); // a new daemon: the holder is wanted again
+  await shutDown; // the old connection was superseded and closed
+  pty.release();
+  sessions[0].dispose();
+  await waitUntil(() => !isAlive(pty.pid), { message: 'the forgotten session to be hung up' });
+  await waitUntil(() => h.log().includes(`forgot pid ${pty.pid}`), { message: 'the forget to reach the holder' });
+  // A round trip after the forget: a holder still shutting down would have exited with its last session.
+  const more = await next.spawn('t', shell('exec cat'), SIZE);
+  assert.ok(isAlive(holderPid), 'the hello cancelled the shutdown');
+  more.dispose();
+
+  await next.shutdown();
+  await waitUntil(() => !isAlive(holderPid), { message: 'a holder with no session to exit on shutdown' });
+  assert.match(h.log(), /exiting: shutdown requested and no session left/);
+});
