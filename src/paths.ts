@@ -36,6 +36,19 @@ export function stateDir(socketPath: string, env: NodeJS.ProcessEnv = process.en
 /** 48 bits of the socket path's hash: unique among one user's sockets, short enough for socket paths inside it. */
 const STATE_KEY_HEX_CHARS = 12;
 
+/**
+ * The session holder (tshpool-holder) of the daemon on `socketPath` lives beside
+ * it: tshpool.socket → tshpool.holder.socket (and .holder.log), so two daemons on
+ * different sockets never share a holder.
+ */
+export function holderSocketPath(socketPath: string): string {
+  return `${socketPath.endsWith('.socket') ? socketPath.slice(0, -'.socket'.length) : socketPath}.holder.socket`;
+}
+
+export function holderLogPath(socketPath: string): string {
+  return `${socketPath.endsWith('.socket') ? socketPath.slice(0, -'.socket'.length) : socketPath}.holder.log`;
+}
+
 export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
   return join(base, 'tshpool', 'config.toml');

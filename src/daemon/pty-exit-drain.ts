@@ -21,12 +21,13 @@ import { readSync } from 'node:fs';
 import type { IPty } from 'node-pty';
 
 /** Longest wait for an exited program's remaining output. */
-const EXIT_DRAIN_TIMEOUT_MS = 2000;
+export const EXIT_DRAIN_TIMEOUT_MS = 2000;
 /** More than the kernel can hold for a pty (64 KiB of flip buffers + the 4 KiB line buffer). */
 const HANGUP_TAIL_MAX_BYTES = 256 * 1024;
 const HANGUP_READ_BYTES = 64 * 1024;
 
-interface PtySocket {
+/** What a pty's libuv stream exposes (node-pty's socket, or a tty.ReadStream on a held master). */
+export interface PtySocket {
   destroyed: boolean;
   readableEncoding: string | null;
   _handle?: { fd?: number } | null;
@@ -37,7 +38,7 @@ interface PtySocket {
 }
 
 /** Reads what the kernel still holds for a pty whose program side closed (see 1. above). */
-function readHangupTail(socket: PtySocket): void {
+export function readHangupTail(socket: PtySocket): void {
   const fd = socket._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return;
   const buf = Buffer.allocUnsafe(HANGUP_READ_BYTES);
