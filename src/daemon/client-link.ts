@@ -27,6 +27,7 @@ import { encodeControl, encodeData } from '../protocol/codec.js';
 import type { Reply } from '../protocol/messages.js';
 import type { SnapshotOptions } from '../restore/spool.js';
 import type { Logger } from './log.js';
+import { AltScreenTracker } from '../util/terminal-modes.js';
 import { OutputPacer } from './output-pacing.js';
 
 /** Repaint sent to a client that fell behind when no screen snapshot is available. */
@@ -49,6 +50,8 @@ export class ClientLink {
   /** The last CLIENT_RESYNC_TAIL_BYTES (or a little more) of the output dropped while behind. */
   private droppedTail: Buffer[] = [];
   private droppedTailBytes = 0;
+  /** Whether a handed-off terminal is on the alternate screen; the client is told (the `screen` reply). */
+  private readonly screenModes = new AltScreenTracker();
 
   constructor(
     readonly socket: Socket,
@@ -180,6 +183,7 @@ export class ClientLink {
     this.writtenBytes += data.length;
     if (this.terminal) {
       this.terminal.write(data);
+      if (this.screenModes.push(data)) this.sendControl({ type: 'screen', altScreen: this.screenModes.altScreen });
       return;
     }
     const [head, body] = encodeData(data);

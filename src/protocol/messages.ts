@@ -12,7 +12,7 @@ import { ProtocolError } from './codec.js';
 import { sessionNameProblem } from './names.js';
 
 /** Bumped on any incompatible change to the messages or the framing. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export type AttachMode = 'attach' | 'view';
 
@@ -167,6 +167,13 @@ export type Reply =
   | { type: 'exit'; exitCode: number; signal: number | null }
   /** This client is no longer attached (the session lives on unless reason is kill/ttl). */
   | { type: 'detached'; reason: DetachReason }
+  /**
+   * While attached or viewing with a handed-off terminal: the output the daemon
+   * wrote to it entered (true) or left (false) the alternate screen, so the client
+   * knows how to give the terminal back (util/terminal-modes.ts). A relaying
+   * client follows the DATA frames itself.
+   */
+  | { type: 'screen'; altScreen: boolean }
   /** One event of an `events` subscription. */
   | { type: 'event'; event: SessionEvent }
   | { type: 'status'; status: DaemonStatus };
@@ -331,7 +338,7 @@ export function parseRequest(raw: unknown): Request {
 }
 
 const REPLY_TYPES: ReadonlySet<string> = new Set<ReplyType>([
-  'hello', 'attached', 'busy', 'error', 'detach-result', 'kill-result', 'list', 'ok', 'exit', 'detached', 'event', 'status', 'viewing', 'capture',
+  'hello', 'attached', 'busy', 'error', 'detach-result', 'kill-result', 'list', 'ok', 'exit', 'detached', 'screen', 'event', 'status', 'viewing', 'capture',
 ]);
 
 /** The client trusts its own daemon's shapes but still refuses unknown reply types. */
