@@ -13,6 +13,7 @@ import { DEFAULT_COLS, DEFAULT_ROWS } from '../consts.js';
 import type { Config } from '../config/schema.js';
 import type { Reply, TerminalHandoff } from '../protocol/messages.js';
 import { forwardedEnv } from './env.js';
+import { terminalId } from './terminal-id.js';
 import type { DaemonConnection } from './connect.js';
 import { ExitCode, UserError } from './errors.js';
 import { KeybindingMatcher, viewerLeaves } from '../util/keybindings.js';
@@ -112,6 +113,7 @@ export async function attach(conn: DaemonConnection, opts: AttachOptions): Promi
     clientPid: process.pid,
     hooks: opts.hooks,
     handoff,
+    terminal: terminalId(),
   });
   const reply = await request(conn, send, offer, early);
   switch (reply.type) {
@@ -140,7 +142,7 @@ export async function view(conn: DaemonConnection, opts: { name: string; config:
   const size = interactive ? terminalSize() : { cols: DEFAULT_COLS, rows: DEFAULT_ROWS };
   const early: Buffer[] = [];
   const send = (handoff: TerminalHandoff | null): void =>
-    conn.send({ type: 'view', name: opts.name, rows: size.rows, cols: size.cols, clientPid: process.pid, handoff });
+    conn.send({ type: 'view', name: opts.name, rows: size.rows, cols: size.cols, clientPid: process.pid, handoff, terminal: terminalId() });
   const reply = await request(conn, send, interactive ? handoffOffer(opts.config) : null, early);
   if (reply.type === 'error') throw new UserError(reply.reason);
   if (reply.type !== 'viewing') throw new UserError(`unexpected reply from the daemon: ${reply.type}`);

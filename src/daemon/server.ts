@@ -396,7 +396,7 @@ class Connection {
     const s = session;
     this.link = new ClientLink(this.socket, req.clientPid, log, (o) => s.snapshot(o), taken?.stream);
     this.reply({ type: 'attached', name: req.name, created, shellPid: s.pid, handoff: taken !== null });
-    s.attach(this.link, req.cols, req.rows, !created);
+    s.attach(this.link, req.cols, req.rows, !created, req.terminal);
     if (taken) this.readTerminal(taken);
     this.refreshSessionEnv(s, req.env);
   }
@@ -422,7 +422,7 @@ class Connection {
     this.viewer = true;
     this.link = new ClientLink(this.socket, req.clientPid, this.deps.log, (o) => session.snapshot(o), taken?.stream);
     this.reply({ type: 'viewing', name: req.name, shellPid: session.pid, handoff: taken !== null });
-    session.addViewer(this.link);
+    session.addViewer(this.link, req.terminal);
     if (taken) this.readTerminal(taken);
   }
 }

@@ -28,6 +28,16 @@ export interface TerminalHandoff {
   keybinding: { binding: string; action: 'detach' | 'noop' }[];
 }
 
+/**
+ * Which terminal a client runs in, as far as it can tell: its tty device plus the
+ * pid and start time of the tty's session leader (the login shell of one SSH
+ * connection or terminal window). A terminal the session was already shown in has
+ * its history in its own scrollback, so a reattach from it repaints the screen and
+ * adds only the lines printed since it left; a new one gets the whole history.
+ * null: no terminal (a pipe), every attach is a fresh one.
+ */
+export type TerminalId = string;
+
 /** Why a client stopped being attached. */
 export type DetachReason = 'detach' | 'force' | 'hangup' | 'kill' | 'ttl' | 'exit' | 'stalled';
 
@@ -57,13 +67,15 @@ export type Request =
       /** Per-session hook commands (hook name → command lines), applied when the session is created. */
       hooks: Record<string, string[]>;
       handoff: TerminalHandoff | null;
+      /** The client's terminal, for the history rule (see TerminalId). */
+      terminal: TerminalId | null;
     }
   /**
    * Watch a session read-only: the restored screen, then live output. Input is not
    * accepted and the session does not become busy. Reply: `viewing` (then the
    * stream) or `error`. Only `detach` may follow.
    */
-  | { type: 'view'; name: string; rows: number; cols: number; clientPid: number; handoff: TerminalHandoff | null }
+  | { type: 'view'; name: string; rows: number; cols: number; clientPid: number; handoff: TerminalHandoff | null; terminal: TerminalId | null }
   /** The session's screen (and up to `scrollback` lines above it) as text. Reply: `capture` or `error`. */
   | { type: 'capture'; name: string; scrollback: number; ansi: boolean }
   /** Type `data` into the session as if from its terminal. Reply: `ok` or `error`. */
@@ -304,6 +316,7 @@ export function parseRequest(raw: unknown): Request {
         clientPid: int(o, 'clientPid', 0, 2 ** 31),
         hooks: o.hooks === undefined ? {} : hookCommands(o, 'hooks'),
         handoff: nullable(o, 'handoff', handoff),
+        terminal: nullable(o, 'terminal', (x, k) => str(x, k, 256)),
       };
     case 'view':
       return {
@@ -313,6 +326,7 @@ export function parseRequest(raw: unknown): Request {
         cols: int(o, 'cols', 1, MAX_COLS),
         clientPid: int(o, 'clientPid', 0, 2 ** 31),
         handoff: nullable(o, 'handoff', handoff),
+        terminal: nullable(o, 'terminal', (x, k) => str(x, k, 256)),
       };
     case 'capture':
       return { type, name: sessionName(o, 'name'), scrollback: int(o, 'scrollback', 0, 1_000_000), ansi: bool(o, 'ansi') };

@@ -18,8 +18,8 @@ const run = promisify(execFile);
 
 export const OUTER_PROMPT = 'outer$ ';
 
-export async function startTmux(t, sb, { cols = 80, rows = 24 } = {}) {
-  const socket = sb.path('tmux.sock');
+export async function startTmux(t, sb, { cols = 80, rows = 24, socket: name = 'tmux.sock' } = {}) {
+  const socket = sb.path(name);
   const env = { ...sb.env, TSHPOOL: `${NODE} ${BIN}` };
   const rc = sb.path('outer.bashrc');
   writeFileSync(rc, `PS1='${OUTER_PROMPT}'\nunset PROMPT_COMMAND\nHISTFILE=/dev/null\n`);
@@ -45,7 +45,10 @@ export async function startTmux(t, sb, { cols = 80, rows = 24 } = {}) {
       return Object.fromEntries(names.map((n, i) => [n, out[i]]));
     },
     waitText: (pattern, { timeout = 10_000 } = {}) =>
-      waitUntil(async () => pattern.test(await tm.screen()), { timeout, message: `${pattern} in the tmux pane` }),
+      waitUntil(async () => pattern.test(await tm.screen()), { timeout, message: `${pattern} in the tmux pane` }).catch(async (err) => {
+        err.message += `; pane:\n${await tm.screen()}`;
+        throw err;
+      }),
   };
   await tm.waitText(/outer\$\s*$/m);
   return tm;
