@@ -338,6 +338,8 @@ function buildProgram(hooks: Hooks, setResult: (p: Promise<number>) => void): Co
     .addArgument(new commander.Command().createArgument('<level>', 'error | warn | info | debug | trace'))
     .action((level: string) =>
       run(async () => {
+        const { isLogLevel, LOG_LEVELS } = await import('./daemon/log.js');
+        if (!isLogLevel(level)) throw new UserError(`unknown log level '${level}': use one of ${LOG_LEVELS.join(', ')}`, ExitCode.Usage);
         const { setLogLevel } = await import('./client/commands.js');
         return context().with((c) => setLogLevel(c, level));
       }),

@@ -121,7 +121,7 @@ export async function attach(conn: DaemonConnection, opts: AttachOptions): Promi
       break;
     case 'busy':
       throw new UserError(
-        `session '${reply.name}' already has a terminal attached. Use 'tshpool attach -f ${reply.name}' to take it over, or 'tshpool view' to watch.`,
+        `session '${reply.name}' already has a terminal attached. Use 'tshpool attach -f ${reply.name}' to take it over, or 'tshpool view ${reply.name}' to watch.`,
         ExitCode.Busy,
       );
     case 'error':

@@ -24,6 +24,7 @@ import type { Session } from './session.js';
 import { isLogLevel, type Logger } from './log.js';
 import { SpawnProblem, type SessionTable } from './session-table.js';
 import { openPeerTerminal } from './terminal-handoff.js';
+import { CaptureUnavailable } from '../restore/spool.js';
 import { KeybindingMatcher, viewerLeaves } from '../util/keybindings.js';
 import type { ReadStream } from 'node:tty';
 
@@ -295,7 +296,13 @@ class Connection {
         const session = table.get(req.name);
         if (!session) return this.finish({ type: 'error', reason: `not found: ${req.name}` });
         return this.runAsync(
-          session.capture({ scrollback: req.scrollback, ansi: req.ansi }).then((text) => this.finish({ type: 'capture', text })),
+          session.capture({ scrollback: req.scrollback, ansi: req.ansi }).then(
+            (text) => this.finish({ type: 'capture', text }),
+            (err: Error) => {
+              if (!(err instanceof CaptureUnavailable)) throw err;
+              this.finish({ type: 'error', reason: err.message });
+            },
+          ),
         );
       }
       case 'send': {

@@ -29,6 +29,24 @@ const MAX_TERMINALS_REMEMBERED = 32;
 /** A snapshot that enters the alternate screen means a full-screen program is running. */
 const ALT_SCREEN_ON = Buffer.from('\x1b[?1049h');
 
+/** Newlines counted exactly per chunk; past that, estimated (see countLines). */
+const EXACT_LINES_PER_CHUNK = 64;
+
+/**
+ * The newlines in a pty chunk, for the history rule. Exact up to
+ * EXACT_LINES_PER_CHUNK; the rest of a denser chunk is estimated from the density
+ * so far: a `yes` flood would otherwise cost one indexOf per 2 bytes. The count
+ * only decides how many scrollback lines a returning terminal gets (at most what
+ * is kept), so an estimate errs on the side of a few lines too many.
+ */
+function countLines(data: Buffer): number {
+  let lines = 0;
+  for (let i = data.indexOf(0x0a); i >= 0; i = data.indexOf(0x0a, i + 1)) {
+    if (++lines === EXACT_LINES_PER_CHUNK) return lines + Math.ceil(((data.length - i - 1) * lines) / (i + 1));
+  }
+  return lines;
+}
+
 export interface SessionOptions {
   name: string;
   spec: SpawnSpec;
@@ -294,7 +312,7 @@ export class Session implements TurnTaker {
   }
 
   private onOutput(data: Buffer): void {
-    for (let i = data.indexOf(0x0a); i >= 0; i = data.indexOf(0x0a, i + 1)) this.outputLines++;
+    this.outputLines += countLines(data);
     this.spool.write(data);
     if (this.client) this.client.sendOutput(data);
     else if (this.viewers.size === 0) this.opts.turns.onOutput(this, data.length);
