@@ -354,6 +354,8 @@ function buildProgram(hookHost: HookHostSpec | null, setResult: (p: Promise<numb
     .addArgument(new commander.Command().createArgument('<level>', 'error | warn | info | debug | trace'))
     .action((level: string) =>
       run(async () => {
+        const { isLogLevel, LOG_LEVELS } = await import('./daemon/log.js');
+        if (!isLogLevel(level)) throw new UserError(`unknown log level '${level}': use one of ${LOG_LEVELS.join(', ')}`, ExitCode.Usage);
         const { setLogLevel } = await import('./client/commands.js');
         return context().with((c) => setLogLevel(c, level));
       }),

@@ -48,16 +48,32 @@ export const MAX_VIEWERS_PER_SESSION = 32;
  */
 export const CLIENT_QUEUE_LIMIT_BYTES = 1024 * 1024;
 /**
- * The attached client paces its session: while more than CLIENT_PACE_BYTES wait
- * for its terminal, the session's output is not read (the program waits, as it
- * would on a bare terminal), so a terminal that keeps up but is slower than the
- * program gets every byte. A terminal that drains nothing for CLIENT_PACE_GRACE_MS
- * is stalled: the program goes on, and the rules above drop and repaint. The
- * grace stays under node-pty's 200 ms for reading what an exited program left in
- * its pty (it discards the rest then), so a pause never costs a session its last lines.
+ * The attached client paces its session (daemon/output-pacing.ts): while more than
+ * CLIENT_PACE_BYTES wait for its terminal, the session's output is not read (the
+ * program waits, as it would on a bare terminal), until the queue is down to
+ * CLIENT_PACE_RESUME_BYTES (half: no pause/resume per chunk). A terminal that
+ * takes any bytes keeps pacing, however slowly it reads, so it gets every byte.
  */
 export const CLIENT_PACE_BYTES = 256 * 1024;
-export const CLIENT_PACE_GRACE_MS = 150;
+export const CLIENT_PACE_RESUME_BYTES = CLIENT_PACE_BYTES / 2;
+/** How often a paced terminal's progress is looked at. */
+export const CLIENT_PACE_CHECK_MS = 20;
+/**
+ * A terminal that takes no byte for this long while its program waits is stalled
+ * (stopped client, full SSH window): the program goes on and the rules above drop
+ * and repaint. Progress is only seen when a whole write completes (a 64 KiB chunk
+ * at 100 KB/s takes 0.65 s) and a lossy SSH link goes quiet for a TCP retransmission
+ * timeout (0.2–1 s) now and then, so it is well above both. An exited program's
+ * output is read whatever the pacing (pty-exit-drain.ts), so the wait never costs
+ * a session its last lines.
+ */
+export const CLIENT_STALL_WINDOW_MS = 2000;
+/**
+ * After a drop, a client without a screen snapshot ("simple" mode) is repainted
+ * with the end of the skipped output: a screenful or two, so the program's last
+ * lines and the prompt are on the screen.
+ */
+export const CLIENT_RESYNC_TAIL_BYTES = 8 * 1024;
 /** A client that has not drained its queue for this long is disconnected; the session stays. */
 export const CLIENT_STALL_TIMEOUT_MS = 30_000;
 /**

@@ -13,10 +13,12 @@ import { DEFAULT_COLS, DEFAULT_ROWS } from '../consts.js';
 import type { Config } from '../config/schema.js';
 import type { Reply, TerminalHandoff } from '../protocol/messages.js';
 import { forwardedEnv } from './env.js';
+import { terminalId } from './terminal-id.js';
 import type { DaemonConnection } from './connect.js';
 import { ExitCode, UserError } from './errors.js';
 import { KeybindingMatcher, viewerLeaves } from '../util/keybindings.js';
-import { disableOutputProcessing } from '../platform/tty.js';
+import { disableOutputProcessing, hungUpStdio, releaseHungUpTerminal } from '../platform/tty.js';
+import { AltScreenTracker, terminalReset } from '../util/terminal-modes.js';
 
 export interface AttachOptions {
   name: string;
@@ -85,6 +87,9 @@ async function request(
   }
 }
 
+/** What a client whose terminal hung up exits with: 128 + SIGHUP, as a shell's job would. */
+const HANGUP_EXIT = 128 + 1;
+
 /** `fresh` starts the notice on a new line: after raw mode the cursor may sit mid-line (a prompt). */
 const notice = (msg: string, fresh: boolean): void => void process.stderr.write(`${fresh ? '\r\n' : ''}tshpool: ${msg}\n`);
 
@@ -108,6 +113,7 @@ export async function attach(conn: DaemonConnection, opts: AttachOptions): Promi
     clientPid: process.pid,
     hooks: opts.hooks,
     handoff,
+    terminal: terminalId(),
   });
   const reply = await request(conn, send, offer, early);
   switch (reply.type) {
@@ -115,7 +121,7 @@ export async function attach(conn: DaemonConnection, opts: AttachOptions): Promi
       break;
     case 'busy':
       throw new UserError(
-        `session '${reply.name}' already has a terminal attached. Use 'tshpool attach -f ${reply.name}' to take it over, or 'tshpool view' to watch.`,
+        `session '${reply.name}' already has a terminal attached. Use 'tshpool attach -f ${reply.name}' to take it over, or 'tshpool view ${reply.name}' to watch.`,
         ExitCode.Busy,
       );
     case 'refused':
@@ -143,7 +149,7 @@ export async function view(conn: DaemonConnection, opts: { name: string; config:
   const size = interactive ? terminalSize() : { cols: DEFAULT_COLS, rows: DEFAULT_ROWS };
   const early: Buffer[] = [];
   const send = (handoff: TerminalHandoff | null): void =>
-    conn.send({ type: 'view', name: opts.name, rows: size.rows, cols: size.cols, clientPid: process.pid, handoff });
+    conn.send({ type: 'view', name: opts.name, rows: size.rows, cols: size.cols, clientPid: process.pid, handoff, terminal: terminalId() });
   const reply = await request(conn, send, interactive ? handoffOffer(opts.config) : null, early);
   if (reply.type === 'error') throw new UserError(reply.reason);
   if (reply.type === 'refused') throw refusal(reply);
@@ -155,6 +161,12 @@ export async function view(conn: DaemonConnection, opts: { name: string; config:
  * Runs the attached (or viewed) session until it exits or this client detaches.
  * With the terminal handed off, the daemon reads keys and writes output itself;
  * this process leaves stdin alone and only reports resizes.
+ *
+ * Every way out gives the terminal back (util/terminal-modes.ts): cooked mode,
+ * then the reset of whatever modes the program set, then the notice. A handed-off
+ * terminal has been let go by the daemon before it replies, so nothing of the
+ * session's output follows the reset. A terminal that hung up is left alone and
+ * the client exits 129 quietly.
  */
 function stream(
   conn: DaemonConnection,
@@ -177,7 +189,12 @@ function stream(
       process.off('SIGHUP', onHangup);
       process.off('SIGTERM', onTerm);
       process.off('exit', restoreTerminal);
-      restoreTerminal();
+      if (!restoreTerminal() || code === HANGUP_EXIT || hungUpStdio().length > 0) {
+        // The terminal is gone: whatever ended the attach, this is a hangup.
+        releaseHungUpTerminal();
+        code = HANGUP_EXIT;
+        message = undefined;
+      } else giveTerminalBack();
       stdin.pause();
       conn.onData = null;
       conn.setReplyHandler(null);
@@ -187,11 +204,24 @@ function stream(
       resolve(code);
     };
 
-    const restoreTerminal = (): void => {
-      if (interactive && stdin.isTTY) stdin.setRawMode(false);
+    /** Cooked mode again; false when the terminal is gone (EIO). */
+    const restoreTerminal = (): boolean => {
+      try {
+        if (interactive && stdin.isTTY) stdin.setRawMode(false);
+        return true;
+      } catch {
+        return false;
+      }
     };
+    const modes = new AltScreenTracker();
+    const giveTerminalBack = (): void => {
+      if (interactive && stdout.isTTY) stdout.write(terminalReset(modes.altScreen));
+    };
+    // A terminal that went away fails reads and writes with EIO: that is a hangup, not a crash.
+    const onTerminalError = (): void => finish(HANGUP_EXIT);
 
     const write = (data: Buffer): void => {
+      modes.push(data);
       // Stop reading the daemon while the terminal is behind: the daemon then
       // resynchronises us instead of queueing without bound.
       if (!stdout.write(data)) {
@@ -212,18 +242,22 @@ function stream(
       if (output.length > 0) conn.sendData(output);
       if (actions.includes('detach')) detach();
     };
-    // No terminal (a script piping input): end of input means detach.
-    const onInputEnd = (): void => detach();
+    // No terminal (a script piping input): end of input means detach. At a
+    // terminal it means the terminal hung up: leave, and the daemon sees a hangup.
+    const onInputEnd = (): void => (interactive ? finish(HANGUP_EXIT) : detach());
     const onResize = (): void => {
       const { cols, rows } = terminalSize();
       conn.send({ type: 'resize', cols, rows });
     };
     // Our terminal went away (SSH dropped): just leave; the daemon sees the hangup.
-    const onHangup = (): void => finish(128 + 1);
+    const onHangup = (): void => finish(HANGUP_EXIT);
     const onTerm = (): void => finish(128 + 15);
 
     const onReply = (reply: Reply): void => {
       switch (reply.type) {
+        case 'screen':
+          modes.altScreen = reply.altScreen;
+          return;
         case 'exit':
           if (opts.viewer) finish(ExitCode.Ok, `session '${opts.name}' ended`);
           else finish(reply.signal ? 128 + reply.signal : reply.exitCode);
@@ -246,6 +280,7 @@ function stream(
       }
     };
 
+    for (const s of [stdin, stdout, process.stderr]) s.on('error', onTerminalError);
     if (interactive && !opts.handedOff) enterRawMode();
     conn.onData = write;
     for (const d of early) write(d);

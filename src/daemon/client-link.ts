@@ -5,8 +5,11 @@
  * client is "behind": further output is dropped (the shell keeps running at full
  * speed) and, when the socket drains, the client is resynchronised with a fresh
  * repaint. A client that does not drain within CLIENT_STALL_TIMEOUT_MS is cut off.
- * Before that, the attached client paces its session while its terminal keeps
- * draining (CLIENT_PACE_BYTES), so a slower terminal that is alive loses nothing.
+ * Before that, the attached client paces its session while its terminal makes
+ * progress (output-pacing.ts), so a slower terminal that is alive loses nothing.
+ * A repaint after a drop ends with what the program printed last, so the screen
+ * never freezes on a stale state: the snapshot in "screen" and `{ lines = N }`
+ * modes, the tail of the skipped output in "simple" mode (which has no snapshot).
  *
  * With a terminal handed off (terminal-handoff.ts), output goes straight to the
  * client's tty instead of as DATA frames over the socket; the socket then carries
@@ -15,9 +18,8 @@
 import type { Socket } from 'node:net';
 import type { ReadStream } from 'node:tty';
 import {
-  CLIENT_PACE_BYTES,
-  CLIENT_PACE_GRACE_MS,
   CLIENT_QUEUE_LIMIT_BYTES,
+  CLIENT_RESYNC_TAIL_BYTES,
   CLIENT_STALL_TIMEOUT_MS,
   TERMINAL_FLUSH_TIMEOUT_MS,
 } from '../consts.js';
@@ -25,6 +27,8 @@ import { encodeControl, encodeData } from '../protocol/codec.js';
 import type { Reply } from '../protocol/messages.js';
 import type { SnapshotOptions } from '../restore/spool.js';
 import type { Logger } from './log.js';
+import { AltScreenTracker } from '../util/terminal-modes.js';
+import { OutputPacer } from './output-pacing.js';
 
 /** Repaint sent to a client that fell behind when no screen snapshot is available. */
 const RESYNC_FALLBACK = Buffer.from('\x1b[0m\x1b[H\x1b[2J[tshpool: output skipped while this terminal was not keeping up]\r\n');
@@ -35,11 +39,19 @@ export class ClientLink {
   private closed = false;
   /** Output that arrives while a snapshot is being prepared, sent right after it. */
   private held: Buffer[] | null = null;
-  /** Holds the session's output back (true) or lets it go (false); set for the attached client only. */
-  private pacer: ((hold: boolean) => void) | null = null;
-  private pacing: { timer: NodeJS.Timeout; release: () => void } | null = null;
-  /** The terminal drained nothing within the grace period: no pacing until it drains again. */
-  private stalled = false;
+  /** Paces the session's program to this terminal; set for the attached client only. */
+  private pacer: OutputPacer | null = null;
+  private stopPacing: () => void = () => undefined;
+  /** Bytes ever written to `out`; minus its queue, what the terminal (or socket) took. */
+  private writtenBytes = 0;
+  /** libuv's write queue at the last look, and the bytes seen leaving it (see acceptedBytes). */
+  private libuvQueueBytes = 0;
+  private partialWriteBytes = 0;
+  /** The last CLIENT_RESYNC_TAIL_BYTES (or a little more) of the output dropped while behind. */
+  private droppedTail: Buffer[] = [];
+  private droppedTailBytes = 0;
+  /** Whether a handed-off terminal is on the alternate screen; the client is told (the `screen` reply). */
+  private readonly screenModes = new AltScreenTracker();
 
   constructor(
     readonly socket: Socket,
@@ -96,7 +108,8 @@ export class ClientLink {
 
   /** Shell output for this client; drops it instead of queueing without bound. */
   sendOutput(data: Buffer): void {
-    if (this.isClosed || this.behind) return;
+    if (this.isClosed) return;
+    if (this.behind) return this.keepDropped(data);
     if (this.held) {
       this.held.push(data);
       return;
@@ -106,41 +119,71 @@ export class ClientLink {
       return;
     }
     this.writeData(data);
-    if (this.pacer && !this.pacing && !this.stalled && this.out.writableLength > CLIENT_PACE_BYTES) this.pace();
+    this.pacer?.onWritten();
   }
 
-  /** Makes this client pace the session (see CLIENT_PACE_BYTES). */
-  setPacer(pacer: (hold: boolean) => void): void {
-    this.pacer = pacer;
-  }
-
-  private pace(): void {
+  /** Makes this client pace the session: `hold` holds its output back (true) or lets it go (false). */
+  setPacer(hold: (hold: boolean) => void): void {
     const out = this.out;
-    const release = (): void => {
-      if (!this.pacing) return;
-      clearTimeout(this.pacing.timer);
-      out.off('drain', release);
-      this.pacing = null;
-      this.pacer?.(false);
+    const pacer = new OutputPacer({
+      queuedBytes: () => out.writableLength,
+      acceptedBytes: () => this.acceptedBytes(),
+      hold,
+      now: () => performance.now(),
+      every: (ms, fn) => {
+        const timer = setInterval(fn, ms);
+        return () => clearInterval(timer);
+      },
+    });
+    const onDrain = (): void => pacer.onDrain();
+    out.on('drain', onDrain);
+    this.pacer = pacer;
+    this.stopPacing = () => {
+      out.off('drain', onDrain);
+      pacer.dispose();
+      this.pacer = null;
     };
-    const timer = setTimeout(() => {
-      this.stalled = true;
-      out.once('drain', () => (this.stalled = false));
-      release();
-    }, CLIENT_PACE_GRACE_MS);
-    this.pacing = { timer, release };
-    out.once('drain', release);
-    this.pacer?.(true);
   }
 
-  private stopPacing(): void {
-    this.pacing?.release();
-    this.pacer = null;
+  /**
+   * A count that grows whenever the terminal (or socket) takes bytes. Node counts a
+   * write as queued until all of it is out, and it merges queued writes into one,
+   * so at 100 KB/s a write can take seconds: libuv's own queue size, which shrinks
+   * with every partial write, shows the progress in between.
+   */
+  private acceptedBytes(): number {
+    const queue = (this.out as unknown as { _handle?: { writeQueueSize?: number } })._handle?.writeQueueSize;
+    if (typeof queue === 'number') {
+      if (queue < this.libuvQueueBytes) this.partialWriteBytes += this.libuvQueueBytes - queue;
+      this.libuvQueueBytes = queue;
+    }
+    return this.writtenBytes - this.out.writableLength + this.partialWriteBytes;
+  }
+
+  /** Remembers the end of what is dropped: "simple" mode has no snapshot to repaint with. */
+  private keepDropped(data: Buffer): void {
+    this.droppedTail.push(data);
+    this.droppedTailBytes += data.length;
+    while (this.droppedTail.length > 1 && this.droppedTailBytes - this.droppedTail[0]!.length >= CLIENT_RESYNC_TAIL_BYTES) {
+      this.droppedTailBytes -= this.droppedTail.shift()!.length;
+    }
+  }
+
+  /** The repaint without a snapshot: a notice, then the skipped output's last lines (from a line start). */
+  private takeResyncFallback(): Buffer {
+    let tail = Buffer.concat(this.droppedTail).subarray(-CLIENT_RESYNC_TAIL_BYTES);
+    this.droppedTail = [];
+    this.droppedTailBytes = 0;
+    const lineStart = tail.indexOf(0x0a);
+    tail = lineStart >= 0 ? tail.subarray(lineStart + 1) : Buffer.alloc(0);
+    return Buffer.concat([RESYNC_FALLBACK, tail]);
   }
 
   private writeData(data: Buffer): void {
+    this.writtenBytes += data.length;
     if (this.terminal) {
       this.terminal.write(data);
+      if (this.screenModes.push(data)) this.sendControl({ type: 'screen', altScreen: this.screenModes.altScreen });
       return;
     }
     const [head, body] = encodeData(data);
@@ -152,7 +195,7 @@ export class ClientLink {
 
   private fallBehind(): void {
     this.behind = true;
-    this.pacing?.release();
+    this.pacer?.dispose();
     this.log.debug('client fell behind; dropping its backlog', { pid: this.pid, queued: this.out.writableLength });
     this.stallTimer = setTimeout(() => {
       this.log.info('client stalled; disconnecting it (the session stays)', { pid: this.pid });
@@ -164,7 +207,8 @@ export class ClientLink {
       this.stallTimer = null;
       this.behind = false;
       // The terminal already shows the session's history: repaint the screen only.
-      if (!this.isClosed) void this.restore(RESYNC_FALLBACK, { scrollbackLines: 0 });
+      const fallback = this.takeResyncFallback();
+      if (!this.isClosed) void this.restore(fallback, { scrollbackLines: 0 });
     });
   }
 

@@ -37,6 +37,7 @@ import { isLogLevel, type Logger } from './log.js';
 import { SpawnProblem, spawnFailureReason, type SessionTable } from './session-table.js';
 import { openPeerTerminal } from './terminal-handoff.js';
 import { listReplies } from './list-reply.js';
+import { CaptureUnavailable } from '../restore/spool.js';
 import { KeybindingMatcher, viewerLeaves } from '../util/keybindings.js';
 import type { ReadStream } from 'node:tty';
 import type { DecisionPoint, DecisionRequest } from '../protocol/events.js';
@@ -447,7 +448,13 @@ class Connection {
         const session = table.get(req.name);
         if (!session) return this.finish({ type: 'error', reason: `not found: ${req.name}` });
         return this.runAsync(
-          session.capture({ scrollback: req.scrollback, ansi: req.ansi }).then((text) => this.finish({ type: 'capture', text })),
+          session.capture({ scrollback: req.scrollback, ansi: req.ansi }).then(
+            (text) => this.finish({ type: 'capture', text }),
+            (err: Error) => {
+              if (!(err instanceof CaptureUnavailable)) throw err;
+              this.finish({ type: 'error', reason: err.message });
+            },
+          ),
         );
       }
       case 'send': {
@@ -585,7 +592,7 @@ class Connection {
     const s = session;
     this.link = new ClientLink(this.socket, req.clientPid, log, (o) => s.snapshot(o), taken?.stream);
     this.reply({ type: 'attached', name: req.name, created, shellPid: s.pid, handoff: taken !== null });
-    s.attach(this.link, req.cols, req.rows, !created);
+    s.attach(this.link, req.cols, req.rows, !created, req.terminal);
     if (taken) this.readTerminal(taken);
     this.refreshSessionEnv(s, req.env);
   }
@@ -650,7 +657,7 @@ class Connection {
     this.viewer = true;
     this.link = new ClientLink(this.socket, req.clientPid, this.deps.log, (o) => session.snapshot(o), taken?.stream);
     this.reply({ type: 'viewing', name: req.name, shellPid: session.pid, handoff: taken !== null });
-    session.addViewer(this.link);
+    session.addViewer(this.link, req.terminal);
     if (taken) this.readTerminal(taken);
   }
 }

@@ -24,8 +24,28 @@ import type { DetachedTurns, TurnTaker } from './detached-turns.js';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The redraw nudge: the pty is one row smaller for this long, so full-screen programs repaint (shpool uses 50 ms too). */
 const REDRAW_JIGGLE_MS = 50;
+/** Terminals remembered per session for the history rule (the oldest is forgotten first). */
+const MAX_TERMINALS_REMEMBERED = 32;
 /** A snapshot that enters the alternate screen means a full-screen program is running. */
 const ALT_SCREEN_ON = Buffer.from('\x1b[?1049h');
+
+/** Newlines counted exactly per chunk; past that, estimated (see countLines). */
+const EXACT_LINES_PER_CHUNK = 64;
+
+/**
+ * The newlines in a pty chunk, for the history rule. Exact up to
+ * EXACT_LINES_PER_CHUNK; the rest of a denser chunk is estimated from the density
+ * so far: a `yes` flood would otherwise cost one indexOf per 2 bytes. The count
+ * only decides how many scrollback lines a returning terminal gets (at most what
+ * is kept), so an estimate errs on the side of a few lines too many.
+ */
+function countLines(data: Buffer): number {
+  let lines = 0;
+  for (let i = data.indexOf(0x0a); i >= 0; i = data.indexOf(0x0a, i + 1)) {
+    if (++lines === EXACT_LINES_PER_CHUNK) return lines + Math.ceil(((data.length - i - 1) * lines) / (i + 1));
+  }
+  return lines;
+}
 
 export interface SessionOptions {
   name: string;
@@ -80,6 +100,13 @@ export class Session implements TurnTaker {
   /** Detached and flooding while another detached session has the turn (detached-turns.ts). */
   private turnHold = false;
   private readonly endWaiters: (() => void)[] = [];
+  /** Lines (newlines) the program printed so far: what a terminal missed while away. */
+  private outputLines = 0;
+  /**
+   * Terminals that were shown this session (TerminalId), with outputLines when they
+   * left it (null while one shows it). See historyFor().
+   */
+  private readonly shownTo = new Map<string, number | null>();
 
   constructor(private readonly opts: SessionOptions) {
     this.name = opts.name;
@@ -169,7 +196,7 @@ export class Session implements TurnTaker {
    * Binds `link` as the attached client: sizes the pty to it, repaints, then streams.
    * The caller has already displaced any previous client.
    */
-  attach(link: ClientLink, cols: number, rows: number, reattach: boolean): void {
+  attach(link: ClientLink, cols: number, rows: number, reattach: boolean, terminal: string | null): void {
     this.client = link;
     this.opts.turns.leave(this);
     this.lastConnectedAt = Date.now();
@@ -178,7 +205,7 @@ export class Session implements TurnTaker {
     link.socket.once('close', () => {
       if (this.client === link) this.dropClient('hangup');
     });
-    void link.restore().then((snapshot) => {
+    void link.restore(null, this.historyFor(terminal, link)).then((snapshot) => {
       // A size change already made full-screen programs redraw; otherwise nudge them.
       if (reattach && !resized && (snapshot === null || snapshot.includes(ALT_SCREEN_ON))) this.jiggle();
     });
@@ -186,11 +213,11 @@ export class Session implements TurnTaker {
   }
 
   /** Adds a read-only viewer: it gets the restored screen, then live output. */
-  addViewer(link: ClientLink): void {
+  addViewer(link: ClientLink, terminal: string | null): void {
     this.viewers.add(link);
     this.opts.turns.leave(this);
     link.socket.once('close', () => this.dropViewer(link, 'hangup'));
-    void link.restore();
+    void link.restore(null, this.historyFor(terminal, link));
     this.event('session.viewer_joined', { clientPid: link.pid });
   }
 
@@ -198,6 +225,26 @@ export class Session implements TurnTaker {
   dropViewer(link: ClientLink, reason: EventReason): void {
     if (!this.viewers.delete(link)) return;
     this.event('session.viewer_left', { clientPid: link.pid, reason });
+  }
+
+  /**
+   * The history rule: a terminal this session was shown in already has its history
+   * in its own scrollback, so it gets the screen plus the lines printed since it
+   * left (at most that many lines of scrollback); a terminal new to the session gets
+   * all the scrollback kept. Remembers `terminal` as shown from now on.
+   */
+  private historyFor(terminal: string | null, link: ClientLink): SnapshotOptions | undefined {
+    if (terminal === null) return undefined;
+    const leftAt = this.shownTo.get(terminal);
+    this.shownTo.delete(terminal);
+    this.shownTo.set(terminal, null);
+    if (this.shownTo.size > MAX_TERMINALS_REMEMBERED) this.shownTo.delete(this.shownTo.keys().next().value!);
+    link.socket.once('close', () => {
+      if (this.shownTo.has(terminal)) this.shownTo.set(terminal, this.outputLines);
+    });
+    if (leftAt === undefined) return undefined;
+    // Still shown there (another client in the same terminal): nothing was missed.
+    return { scrollbackLines: leftAt === null ? 0 : this.outputLines - leftAt };
   }
 
   /** Detaches the current client (if any), telling it why. Returns whether one was attached. */
@@ -294,6 +341,7 @@ export class Session implements TurnTaker {
   }
 
   private onOutput(data: Buffer): void {
+    this.outputLines += countLines(data);
     this.spool.write(data);
     if (this.client) this.client.sendOutput(data);
     else if (this.viewers.size === 0) this.opts.turns.onOutput(this, data.length);

@@ -15,7 +15,7 @@ import { sessionNameProblem } from './names.js';
 export type { SessionEvent, SessionEventType } from './events.js';
 
 /** Bumped on any incompatible change to the messages or the framing. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /**
  * A client at a terminal asks the daemon to take that terminal over, as tmux
@@ -28,6 +28,16 @@ export const PROTOCOL_VERSION = 2;
 export interface TerminalHandoff {
   keybinding: { binding: string; action: 'detach' | 'noop' }[];
 }
+
+/**
+ * Which terminal a client runs in, as far as it can tell: its tty device plus the
+ * pid and start time of the tty's session leader (the login shell of one SSH
+ * connection or terminal window). A terminal the session was already shown in has
+ * its history in its own scrollback, so a reattach from it repaints the screen and
+ * adds only the lines printed since it left; a new one gets the whole history.
+ * null: no terminal (a pipe), every attach is a fresh one.
+ */
+export type TerminalId = string;
 
 /** Why a client stopped being attached (the events' reasons). */
 export type DetachReason = EventReason;
@@ -58,13 +68,15 @@ export type Request =
       /** Per-session hook commands (hook name → command lines), applied when the session is created. */
       hooks: Record<string, string[]>;
       handoff: TerminalHandoff | null;
+      /** The client's terminal, for the history rule (see TerminalId). */
+      terminal: TerminalId | null;
     }
   /**
    * Watch a session read-only: the restored screen, then live output. Input is not
    * accepted and the session does not become busy. Reply: `viewing` (then the
    * stream) or `error`. Only `detach` may follow.
    */
-  | { type: 'view'; name: string; rows: number; cols: number; clientPid: number; handoff: TerminalHandoff | null }
+  | { type: 'view'; name: string; rows: number; cols: number; clientPid: number; handoff: TerminalHandoff | null; terminal: TerminalId | null }
   /** The session's screen (and up to `scrollback` lines above it) as text. Reply: `capture` or `error`. */
   | { type: 'capture'; name: string; scrollback: number; ansi: boolean }
   /** Type `data` into the session as if from its terminal. Reply: `ok` or `error`. */
@@ -207,6 +219,13 @@ export type Reply =
   | { type: 'exit'; exitCode: number; signal: number | null }
   /** This client is no longer attached (the session lives on unless reason is kill/ttl). */
   | { type: 'detached'; reason: DetachReason }
+  /**
+   * While attached or viewing with a handed-off terminal: the output the daemon
+   * wrote to it entered (true) or left (false) the alternate screen, so the client
+   * knows how to give the terminal back (util/terminal-modes.ts). A relaying
+   * client follows the DATA frames itself.
+   */
+  | { type: 'screen'; altScreen: boolean }
   /** One event of an `events` subscription. */
   | { type: 'event'; event: SessionEvent }
   | { type: 'status'; status: DaemonStatus };
@@ -354,6 +373,7 @@ export function parseRequest(raw: unknown): Request {
         clientPid: int(o, 'clientPid', 0, 2 ** 31),
         hooks: o.hooks === undefined ? {} : hookCommands(o, 'hooks'),
         handoff: nullable(o, 'handoff', handoff),
+        terminal: nullable(o, 'terminal', (x, k) => str(x, k, 256)),
       };
     case 'view':
       return {
@@ -363,6 +383,7 @@ export function parseRequest(raw: unknown): Request {
         cols: int(o, 'cols', 1, MAX_COLS),
         clientPid: int(o, 'clientPid', 0, 2 ** 31),
         handoff: nullable(o, 'handoff', handoff),
+        terminal: nullable(o, 'terminal', (x, k) => str(x, k, 256)),
       };
     case 'capture':
       return { type, name: sessionName(o, 'name'), scrollback: int(o, 'scrollback', 0, 1_000_000), ansi: bool(o, 'ansi') };
@@ -394,7 +415,7 @@ export function parseRequest(raw: unknown): Request {
 }
 
 const REPLY_TYPES: ReadonlySet<string> = new Set<ReplyType>([
-  'hello', 'attached', 'busy', 'refused', 'error', 'detach-result', 'kill-result', 'list', 'ok', 'exit', 'detached', 'event', 'status', 'viewing', 'capture',
+  'hello', 'attached', 'busy', 'refused', 'error', 'detach-result', 'kill-result', 'list', 'ok', 'exit', 'detached', 'screen', 'event', 'status', 'viewing', 'capture',
 ]);
 
 /** The client trusts its own daemon's shapes but still refuses unknown reply types. */

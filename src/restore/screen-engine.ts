@@ -76,6 +76,14 @@ const CURSOR_STYLE_PARAMS: Record<string, [blinking: number, steady: number]> = 
  * Synchronized output (?2026) lets terminals that know it paint the result at once.
  */
 const SNAPSHOT_PREAMBLE = '\x1b[?2026h\x1b[?25l\x1b[?1049l\x1b[r\x1b[?6l\x1b[?7h\x1b[4l\x1b(B\x0f\x1b[0m\x1b[H\x1b[2J';
+/**
+ * The preamble for a terminal that already has the session's history (a repaint
+ * without scrollback): many terminals (tmux's scroll-on-clear, VTE) push the whole
+ * screen into their history when it is cleared at once, which would add a copy of
+ * the screen to it on every reattach; erasing from the second row down, then the
+ * first row, is not a whole-screen clear.
+ */
+const REPAINT_PREAMBLE = SNAPSHOT_PREAMBLE.replace('\x1b[H\x1b[2J', '\x1b[2;1H\x1b[J\x1b[H\x1b[2K');
 const SNAPSHOT_END = '\x1b[?2026l';
 
 /** What a ScreenEngine is made with. */
@@ -199,7 +207,8 @@ export class ScreenEngine {
       ...(scrollback === undefined ? {} : { scrollback: Math.max(0, scrollback) }),
       excludeModes: true,
     });
-    return SNAPSHOT_PREAMBLE + content + this.cursorAndModes(true) + SNAPSHOT_END;
+    const preamble = scrollback === 0 ? REPAINT_PREAMBLE : SNAPSHOT_PREAMBLE;
+    return preamble + content + this.cursorAndModes(true) + SNAPSHOT_END;
   }
 
   /**

@@ -38,13 +38,18 @@ export interface Spool {
   snapshot(options?: SnapshotOptions): Promise<Buffer | null>;
   /**
    * The current screen (plus up to `scrollback` lines above it) as text, one line
-   * per row, trailing blanks trimmed, each line ending in '\n'. '' when the spool
-   * keeps no screen. Like snapshot(), it accounts for every byte written before it.
+   * per row, trailing blanks trimmed, each line ending in '\n'. Rejects with
+   * CaptureUnavailable when the spool keeps no screen (never an empty success,
+   * which automation would take for a blank screen). Like snapshot(), it accounts
+   * for every byte written before it.
    */
   capture(options: CaptureOptions): Promise<string>;
   /** Releases the emulator (if any). Later calls are no-ops; pending snapshots resolve to null. */
   dispose(): void;
 }
+
+/** capture() of a spool that keeps no screen; its message is for the user. */
+export class CaptureUnavailable extends Error {}
 
 /** Keeps nothing: reattach shows only what the shell prints from then on (config "simple"). */
 export class NullSpool implements Spool {
@@ -54,7 +59,12 @@ export class NullSpool implements Spool {
     return Promise.resolve(null);
   }
   capture(): Promise<string> {
-    return Promise.resolve('');
+    return Promise.reject(
+      new CaptureUnavailable(
+        'this session keeps no screen (session_restore_mode = "simple"), so there is nothing to capture; ' +
+          'sessions created with session_restore_mode = "screen" or { lines = N } can be captured',
+      ),
+    );
   }
   dispose(): void {}
 }

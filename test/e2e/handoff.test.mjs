@@ -105,7 +105,7 @@ for (const [mode, config] of MODES) test(`${mode}: a terminal slower than the pr
   const sb = await makeSandbox(t, { config });
   const a = await sb.attachShell('pace');
   // The terminal reads in bursts: 75 ms stopped, 75 ms reading — slower than
-  // `seq`, yet never silent for the grace period that marks a stalled terminal.
+  // `seq`, yet never silent for the stall window that marks a stalled terminal.
   let reading = true;
   const timer = setInterval(() => {
     reading = !reading;

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { createSpool } from '../../dist/restore/create-spool.js';
 import { LinesSpool, ScreenSpool } from '../../dist/restore/screen-spool.js';
 import { renderRowAnsi, sgrAbsolute } from '../../dist/restore/sgr.js';
-import { NullSpool } from '../../dist/restore/spool.js';
+import { CaptureUnavailable, NullSpool } from '../../dist/restore/spool.js';
 
 const require = createRequire(import.meta.url);
 const { Terminal } = require('@xterm/headless');
@@ -217,7 +217,8 @@ test('capture: plain text and ANSI', async () => {
   const ansi = await spool.capture({ scrollback: 0, ansi: true });
   assert.ok(ansi.endsWith('\x1b[0;1;31mred\x1b[0m $\n'), JSON.stringify(ansi));
   spool.dispose();
-  assert.equal(await new NullSpool().capture({ scrollback: 10, ansi: false }), '');
+  // "simple" keeps no screen: capture says so instead of an empty success.
+  await assert.rejects(new NullSpool().capture({ scrollback: 10, ansi: false }), CaptureUnavailable);
 });
 
 test('snapshot reflects exactly the bytes written before it was called', async () => {
