@@ -38,6 +38,7 @@ export function terminalReset(altScreen: boolean): string {
 /** DEC private modes that switch to the alternate screen. */
 const ALT_SCREEN_MODES = new Set(['47', '1047', '1049']);
 /** A DEC private mode set/reset: CSI ? params h|l. */
+// eslint-disable-next-line no-control-regex -- escape sequences start with ESC
 const PRIVATE_MODE = /\x1b\[\?([\d;]*)([hl])/g;
 /** The longest unfinished `CSI ? …` kept across chunks (longer ones are not mode switches we track). */
 const MAX_CARRY_BYTES = 32;
@@ -73,6 +74,7 @@ export class AltScreenTracker {
     }
     const lastEsc = text.lastIndexOf('\x1b');
     const tail = lastEsc >= consumed ? text.slice(lastEsc) : '';
+    // eslint-disable-next-line no-control-regex -- an escape sequence cut at the chunk's end
     this.carry = tail.length <= MAX_CARRY_BYTES && /^\x1b(\[(\?[\d;]*)?)?$/.test(tail) ? tail : '';
     return this.on !== before;
   }
