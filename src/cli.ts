@@ -118,8 +118,44 @@ class Context {
       return this.loadConfig(true).config;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      warn(`${err.message} (using the defaults for this command)`);
+      if (!this.configWarned) warn(`${err.message} (using the defaults for this command)`);
+      this.configWarned = true;
       return DEFAULT_CONFIG;
+    }
+  }
+
+  /** A broken config was reported already (once per command is enough). */
+  private configWarned = false;
+
+  /**
+   * The config for attach, view and choose. A broken config file must not lock
+   * the user out of running sessions: this client then uses the defaults (the
+   * daemon keeps the config it has) and says so; only creating a session is
+   * refused, since it would start without the settings the user wrote.
+   */
+  async configOrDefaults(createsSession: () => Promise<boolean>): Promise<Config> {
+    try {
+      return this.loadConfig().config;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      if (await createsSession()) {
+        throw new UserError(`${err.message}\nFix the file to create a session; sessions that exist can still be attached and viewed meanwhile.`);
+      }
+      warn(`${err.message} (this command uses the default settings and keys; the daemon keeps the config it has)`);
+      this.configWarned = true;
+      return DEFAULT_CONFIG;
+    }
+  }
+
+  /** Whether `name` is a running session (false when no daemon runs). */
+  async sessionExists(name: string): Promise<boolean> {
+    const conn = await connectExisting(this.paths).catch(() => null);
+    if (!conn) return false;
+    try {
+      const { fetchSessions } = await import('./client/commands.js');
+      return (await fetchSessions(conn)).some((s) => s.name === name);
+    } finally {
+      conn.close();
     }
   }
 
@@ -195,7 +231,7 @@ function buildProgram(hookHost: HookHostSpec | null, setResult: (p: Promise<numb
         }
         const hooks = parseHookOptions(o.hook);
         if (!o.background) refuseSelf(name, context().paths);
-        const { config } = context().loadConfig();
+        const config = await context().configOrDefaults(async () => !(await context().sessionExists(name)));
         const { attach } = await import('./client/attach.js');
         return context().with((c) =>
           attach(c, { name, force: !!o.force, background: !!o.background, ttlMs, cmd, dir: o.dir ?? null, hooks, config }),
@@ -212,7 +248,7 @@ function buildProgram(hookHost: HookHostSpec | null, setResult: (p: Promise<numb
       run(async () => {
         checkName(name);
         refuseSelf(name, context().paths);
-        const { config } = context().loadConfig();
+        const config = await context().configOrDefaults(async () => false);
         const { view } = await import('./client/attach.js');
         return context().with((c) => view(c, { name, config }));
       }),
@@ -281,7 +317,7 @@ function buildProgram(hookHost: HookHostSpec | null, setResult: (p: Promise<numb
     .addHelpText('after', '\nKeys: Up/Down or j/k move, Enter attach, v view, n new, x kill, / filter, r refresh, q or Esc quit.')
     .action(() =>
       run(async () => {
-        const { config } = context().loadConfig();
+        const config = await context().configOrDefaults(async () => false);
         const { choose } = await import('./client/choose.js');
         return choose({ connect: () => context().connect(), config });
       }),

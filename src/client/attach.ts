@@ -45,6 +45,12 @@ function startDir(opts: AttachOptions): string | null {
   return dir === null ? null : resolvePath(process.cwd(), dir);
 }
 
+/** The daemon's reason, plus where the directory came from when the user did not give one. */
+function withDirSource(reason: string, opts: AttachOptions): string {
+  if (opts.dir !== null || opts.config.default_dir === null || !reason.startsWith('directory does not exist')) return reason;
+  return `${reason} (default_dir = ${JSON.stringify(opts.config.default_dir)} in the config; fix it there, or give --dir)`;
+}
+
 /** What to offer the daemon: our terminal, when stdin and stdout are one (the usual case at a shell). */
 function handoffOffer(config: Config): TerminalHandoff | null {
   if (!config.terminal_handoff || !process.stdin.isTTY || !process.stdout.isTTY) return null;
@@ -127,7 +133,7 @@ export async function attach(conn: DaemonConnection, opts: AttachOptions): Promi
     case 'refused':
       throw refusal(reply);
     case 'error':
-      throw new UserError(reply.reason);
+      throw new UserError(withDirSource(reply.reason, opts));
     default:
       throw new UserError(`unexpected reply from the daemon: ${reply.type}`);
   }

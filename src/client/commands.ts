@@ -4,6 +4,7 @@
  */
 import { ENV_SESSION_NAME } from '../consts.js';
 import type { Reply, SessionInfo } from '../protocol/messages.js';
+import { displayWidth } from '../util/display-width.js';
 import { formatAge } from '../util/duration.js';
 import { VERSION } from '../version.js';
 import type { DaemonConnection } from './connect.js';
@@ -56,10 +57,11 @@ export async function fetchSessions(conn: DaemonConnection): Promise<SessionInfo
   }
 }
 
-/** Left-aligned columns separated by two spaces; the last column is not padded. */
+/** Left-aligned columns (padded by terminal columns, so CJK names line up) separated by two spaces; the last column is not padded. */
 export function formatTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => displayWidth(r[i]!))));
+  const pad = (cell: string, width: number): string => cell + ' '.repeat(Math.max(0, width - displayWidth(cell)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : pad(cell, widths[i]!))).join('  ')).join('\n') + '\n';
 }
 
 export function formatSessionTable(sessions: SessionInfo[], now = Date.now()): string {

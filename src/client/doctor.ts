@@ -18,6 +18,8 @@ import { ExitCode } from './errors.js';
 
 interface Check {
   ok: boolean;
+  /** A warning: shown as WARN, not counted as a problem. */
+  warn?: boolean;
   what: string;
   /** How to fix it, when not ok (or a note when ok). */
   fix?: string;
@@ -127,7 +129,8 @@ export async function doctor(paths: Paths, sources: ConfigSources): Promise<numb
     const loaded = loadConfig(sources);
     shellLine = loaded.config.shell;
     checks.push({ ok: true, what: loaded.files.length ? `config valid: ${loaded.files.join(', ')}` : 'no config file (defaults)' });
-    for (const w of loaded.warnings) checks.push({ ok: false, what: `config warning: ${w}`, fix: 'remove or correct the key' });
+    // A warning is not a failure (the key is ignored and everything works), but it is shown.
+    for (const w of loaded.warnings) checks.push({ ok: true, warn: true, what: `config warning: ${w}`, fix: 'remove or correct the key' });
   } catch (err) {
     checks.push({ ok: false, what: (err as Error).message, fix: 'correct the file (the daemon keeps its previous config until then)' });
   }
@@ -159,8 +162,8 @@ export async function doctor(paths: Paths, sources: ConfigSources): Promise<numb
   let problems = 0;
   for (const c of checks) {
     if (!c.ok) problems++;
-    process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.what}\n`);
-    if (c.fix) process.stdout.write(`      ${c.ok ? '' : 'fix: '}${c.fix}\n`);
+    process.stdout.write(`${c.warn ? 'WARN' : c.ok ? 'ok  ' : 'FAIL'}  ${c.what}\n`);
+    if (c.fix) process.stdout.write(`      ${c.ok && !c.warn ? '' : 'fix: '}${c.fix}\n`);
   }
   process.stdout.write(problems ? `\n${problems} problem${problems > 1 ? 's' : ''} found\n` : '\nall good\n');
   return problems ? ExitCode.Error : ExitCode.Ok;

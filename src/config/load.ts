@@ -67,7 +67,8 @@ export function parseConfigText(source: string, file: string, warnings: string[]
   for (const [key, value] of Object.entries(raw)) {
     const check = (KEYS as Record<string, (v: unknown) => unknown>)[key];
     if (!check) {
-      warnings.push(`${at(file, lineOf(source, null, key))}: unknown key '${key}' ignored`);
+      const near = likelyKey(key, Object.keys(KEYS));
+      warnings.push(`${at(file, lineOf(source, null, key))}: unknown key '${key}' ignored${near ? ` (did you mean '${near}'?)` : ''}`);
       continue;
     }
     try {
@@ -183,4 +184,25 @@ export function loadConfig(opts: ConfigSources): LoadedConfig {
 /** loadConfig without blocking the event loop (the daemon's hot reload). */
 export async function loadConfigAsync(opts: ConfigSources): Promise<LoadedConfig> {
   return merge(opts, await Promise.all(configCandidates(opts).map(readIfExistsAsync)));
+}
+
+/** The known key closest to a misspelt one (at most 2 edits, or one a prefix of the other), else null. */
+export function likelyKey(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = k.startsWith(key) || key.startsWith(k) ? Math.abs(k.length - key.length) : editDistance(key, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return bestDistance <= 2 ? best : null;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }

@@ -5,7 +5,7 @@
  */
 import { createConnection, createServer, type Server } from 'node:net';
 import { closeSync } from 'node:fs';
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { chmod, lstat, readdir, rm, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import lockfile from 'proper-lockfile';
 import { ENV_SOCKET, KILL_GRACE_MS, STARTUP_LOCK_STALE_MS } from '../consts.js';
@@ -144,11 +144,21 @@ async function claimSocket(server: Server, paths: Paths, log: Logger): Promise<v
     const state = await probe(paths.socket);
     if (state === 'live') throw new DaemonStartError(`a daemon is already running on ${paths.socket}`);
     if (state === 'stale') await removeStale(paths, log);
+    // No daemon serves this socket: what a dead one left is nobody's. Before listening, so no new session's directory goes too.
+    await removeStaleSessionDirs(join(paths.state, 'sessions'), log);
     await listen(server, paths.socket);
     await chmod(paths.socket, 0o600);
   } finally {
     await release().catch(() => undefined);
   }
+}
+
+/** Removes the session directories a previous daemon left behind (it died without cleaning up). */
+async function removeStaleSessionDirs(dir: string, log: Logger): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  if (names.length === 0) return;
+  await Promise.all(names.map((n) => rm(join(dir, n), { recursive: true, force: true }).catch(() => undefined)));
+  log.info('removed session directories left by a previous daemon', { count: names.length });
 }
 
 /** The first fd systemd passes (sd_listen_fds). */
@@ -233,6 +243,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     log,
     user: { home: process.env.HOME || info.homedir, user: info.username, shell: info.shell || process.env.SHELL || '/bin/sh' },
     config: () => config,
+    configFiles: () => configState.files,
     sessionsDir: join(paths.state, 'sessions'),
     baseEnv: {
       [ENV_SOCKET]: paths.socket,
@@ -279,6 +290,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const activatedFd = systemdSocket();
   try {
     if (activatedFd !== null) {
+      await removeStaleSessionDirs(join(paths.state, 'sessions'), log);
       await listenOnFd(server, activatedFd);
       log.info('using the listening socket passed by systemd', { fd: activatedFd });
     } else {

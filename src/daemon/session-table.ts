@@ -79,6 +79,8 @@ export class SessionTable {
       log: Logger;
       user: UserInfo;
       config: () => Config;
+      /** The config files in force, to name them in errors caused by their values. */
+      configFiles: () => readonly string[];
       /** Where session directories live ($TSHPOOL_SESSION_DIR = sessionsDir/NAME). */
       sessionsDir: string;
       /** Variables every session gets from the daemon (TSHPOOL_SOCKET, XDG_RUNTIME_DIR). */
@@ -104,6 +106,12 @@ export class SessionTable {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** ` (shell in FILE)`: where a config value that failed came from, so the user knows what to fix. */
+  private fromConfig(key: string): string {
+    const files = this.deps.configFiles();
+    return files.length ? ` (${key} in ${files.join(' or ')}; fix it there)` : '';
   }
 
   /** Checks the directory and command, creates the session directory and builds the spawn spec; throws SpawnProblem with a user-facing reason. */
@@ -135,7 +143,7 @@ export class SessionTable {
     const program = req.cmd ? req.cmd[0] : spec.file;
     if (!program) throw new SpawnProblem('the command is empty');
     const resolved = await resolveCommand(program, spec.env.PATH ?? '');
-    if (!resolved) throw new SpawnProblem(`command not found: ${program}`);
+    if (!resolved) throw new SpawnProblem(`command not found: ${program}${req.cmd ? '' : this.fromConfig('shell')}`);
     await this.dirRemovals.get(req.name);
     try {
       await dir.create();

@@ -1,5 +1,7 @@
-/** Session names: short enough for `list`, a file name and a prompt. */
+/** Session names: short enough for `list`, a file name and a prompt (in characters, i.e. code points). */
 export const MAX_SESSION_NAME_LENGTH = 64;
+/** A name becomes a directory name: at most NAME_MAX (255) bytes of UTF-8. */
+const MAX_SESSION_NAME_BYTES = 255;
 
 /**
  * Format characters (zero-width spaces and joiners, bidi embeddings, overrides and
@@ -23,7 +25,9 @@ function isWellFormed(s: string): boolean {
  */
 export function sessionNameProblem(name: string): string | null {
   if (name.length === 0) return 'a session name cannot be empty';
-  if (name.length > MAX_SESSION_NAME_LENGTH) return `a session name is at most ${MAX_SESSION_NAME_LENGTH} characters (got ${name.length})`;
+  const characters = [...name].length;
+  if (characters > MAX_SESSION_NAME_LENGTH) return `a session name is at most ${MAX_SESSION_NAME_LENGTH} characters (got ${characters})`;
+  if (Buffer.byteLength(name) > MAX_SESSION_NAME_BYTES) return `a session name is at most ${MAX_SESSION_NAME_BYTES} bytes of UTF-8 (got ${Buffer.byteLength(name)})`;
   if (name === '.' || name === '..') return `'${name}' is not a valid session name`;
   if (name.includes('/')) return 'a session name cannot contain "/"';
   if (/\s/u.test(name)) return 'a session name cannot contain whitespace';

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { makeSandbox, shellRun } from '../support/sandbox.mjs';
 
 test("a busy session's message names the session in both commands it suggests", async (t) => {
@@ -29,4 +30,54 @@ test('capture refuses, with the reason and what to do, in "simple" mode instead 
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /keeps no screen \(session_restore_mode = "simple"\).*"screen" or \{ lines = N \}/);
+});
+
+test('list lines up wide (CJK, emoji) names by terminal columns; name lengths count characters, not UTF-16 units', async (t) => {
+  const sb = await makeSandbox(t);
+  const emoji = '😀'.repeat(33); // 33 characters, 66 UTF-16 units
+  for (const name of ['漢字名', 'ascii-name', emoji]) await sb.runOk(['attach', '-b', name]);
+  const lines = (await sb.runOk(['list'])).stdout.trimEnd().split('\n');
+  const statusColumn = (line) => {
+    // The terminal column where STATUS starts: wide characters count twice.
+    let col = 0;
+    for (const ch of line.slice(0, line.search(/ (STATUS|disconnected)/) + 1)) col += /[\u3000-\u9fff\u{1f300}-\u{1f64f}]/u.test(ch) ? 2 : 1;
+    return col;
+  };
+  const cols = lines.map(statusColumn);
+  assert.ok(cols.every((c) => c === cols[0]), `STATUS starts at the same column on every line: ${JSON.stringify(cols)}\n${lines.join('\n')}`);
+  const long = await sb.run(['attach', '-b', 'x'.repeat(65)]);
+  assert.equal(long.code, 2);
+  assert.match(long.stderr, /at most 64 characters \(got 65\)/);
+  const longEmoji = await sb.run(['attach', '-b', '😀'.repeat(65)]);
+  assert.match(longEmoji.stderr, /at most 64 characters \(got 65\)/);
+});
+
+test('doctor shows an unknown config key as a warning with the likely key, and still exits 0', async (t) => {
+  const sb = await makeSandbox(t, { config: 'shel = "/bin/sh"\n' });
+  const r = await sb.run(['doctor']);
+  assert.equal(r.code, 0, r.stdout);
+  assert.match(r.stdout, /^WARN  config warning: .*config\.toml:\d+: unknown key 'shel' ignored \(did you mean 'shell'\?\)$/m);
+  assert.match(r.stdout, /all good/);
+});
+
+test('session directories left by a daemon that died are removed when the next daemon starts', async (t) => {
+  const sb = await makeSandbox(t);
+  await sb.runOk(['attach', '-b', 'left']);
+  const dir = `${sb.runtimeDir}/tshpool/sessions`;
+  assert.deepEqual(readdirSync(dir), ['left']);
+  process.kill(await sb.daemonPid(), 'SIGKILL');
+  await sb.runOk(['attach', '-b', 'new']);
+  assert.deepEqual(readdirSync(dir), ['new']);
+});
+
+test('errors caused by config values name the key and where to fix it (shell, default_dir)', async (t) => {
+  const sb = await makeSandbox(t);
+  sb.writeConfig('shell = "/nonexistent/sh"\n', { base: false });
+  const r = await sb.run(['attach', '-b', 's']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /command not found: \/nonexistent\/sh \(shell in \S+config\.toml; fix it there\)/);
+  const dirSb = await makeSandbox(t, { config: 'default_dir = "/nonexistent"\n' });
+  const d = await dirSb.run(['attach', '-b', 'd']);
+  assert.equal(d.code, 1);
+  assert.match(d.stderr, /directory does not exist: \/nonexistent \(default_dir = "\/nonexistent" in the config; fix it there, or give --dir\)/);
 });
