@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { loadConfig, ConfigError, type ConfigSources, type LoadedConfig } from './config/load.js';
 import { DEFAULT_CONFIG, HOOK_COMMAND_NAMES, type Config } from './config/schema.js';
-import { HOOK_METHODS, type Hooks } from './hooks/hooks.js';
+import { definedHooks, type Hooks } from './hooks/hooks.js';
 import { ENV_HOOK_HOST, type HookHostSpec } from './protocol/hook-host.js';
 import { SESSION_EVENTS, SESSION_EVENT_TYPES, type SessionEventType } from './protocol/events.js';
 import type { DaemonLaunch } from './client/daemonize.js';
@@ -489,8 +489,8 @@ function buildProgram(hookHost: HookHostSpec | null, setResult: (p: Promise<numb
  * its Node flags (tsx, --import preloads). Null for plain tshpool or hooks
  * without a method.
  */
-function hookHostSpec(hooks: Hooks | undefined): HookHostSpec | null {
-  const methods = HOOK_METHODS.filter((m) => typeof hooks?.[m] === 'function');
+function hookHostCommand(hooks: Hooks | undefined): HookHostSpec | null {
+  const methods = hooks ? definedHooks(hooks) : [];
   const script = process.argv[1];
   if (methods.length === 0 || !script) return null;
   return { command: [process.execPath, ...process.execArgv, resolvePath(script)], methods };
@@ -498,12 +498,16 @@ function hookHostSpec(hooks: Hooks | undefined): HookHostSpec | null {
 
 /** Runs the CLI; resolves to the process exit code. Never throws. */
 export async function main(argv: readonly string[], hooks?: Hooks): Promise<number> {
-  if (process.env[ENV_HOOK_HOST]) {
+  // Only the daemon's own child is a hook host (it has the IPC channel); the variable
+  // is removed at once so that nothing a hook runs (a `tshpool` command) inherits it.
+  const hookHost = process.env[ENV_HOOK_HOST] !== undefined && typeof process.send === 'function';
+  delete process.env[ENV_HOOK_HOST];
+  if (hookHost) {
     const { serveHooks } = await import('./client/hook-host.js');
     return serveHooks(hooks ?? {});
   }
   let result: Promise<number> | null = null;
-  const program = buildProgram(hookHostSpec(hooks), (p) => (result = p));
+  const program = buildProgram(hookHostCommand(hooks), (p) => (result = p));
   try {
     // No arguments: a person at a terminal gets the picker; scripts and pipes the help.
     const atTerminal = process.stdin.isTTY === true && process.stdout.isTTY === true && process.env.TERM !== 'dumb';

@@ -14,8 +14,8 @@ import { AsyncLocalStorage, createHook } from 'node:async_hooks';
 import { ENV_SOCKET } from '../consts.js';
 import type { DecisionRequest, SessionEvent } from '../protocol/events.js';
 import { DECISIONS } from '../protocol/events.js';
-import type { FromHost, ToHost, WireError } from '../protocol/hook-host.js';
-import { HOOK_METHODS, hookMethodsFor, runHook, toDecisionValue, toHookError, type EventHook, type HookContext, type HookOutcome, type Hooks, type SessionHandle } from '../hooks/hooks.js';
+import { MAX_HOST_TEXT_CHARS, type FromHost, type ToHost, type WireError } from '../protocol/hook-host.js';
+import { definedHooks, hookMethodsFor, runHook, toDecisionValue, toHookError, type EventHook, type HookContext, type HookOutcome, type Hooks, type SessionHandle } from '../hooks/hooks.js';
 import { setHookLogSink } from '../hooks/builtin.js';
 import { resolvePaths } from '../paths.js';
 import { connectExisting } from './connect.js';
@@ -32,9 +32,17 @@ interface Owner {
 }
 
 const owner = new AsyncLocalStorage<Owner>();
+/** process.exit before traceExit() wraps it: the host's own ways out. */
+const realExit = process.exit.bind(process);
 const promiseOwners = new WeakMap<object, Owner>();
 
+/** Cuts what a hook controls (error texts) to what the daemon keeps anyway: a huge message must not cost the daemon a parse. */
+function bounded(e: WireError | null): WireError | null {
+  return e && { message: e.message.slice(0, MAX_HOST_TEXT_CHARS), stack: e.stack?.slice(0, MAX_HOST_TEXT_CHARS) ?? null };
+}
+
 function send(msg: FromHost, then?: () => void): void {
+  if ('error' in msg) msg = { ...msg, error: bounded(msg.error) } as FromHost;
   if (!process.connected) return then?.();
   process.send!(msg, undefined, {}, () => then?.());
 }
@@ -135,19 +143,34 @@ function traceEscapes(): void {
   }).enable();
   process.on('unhandledRejection', (reason, promise) => {
     const o = promiseOwners.get(promise) ?? owner.getStore() ?? null;
-    send({ type: 'escaped', hook: o?.hook ?? null, session: o?.session ?? null, error: toHookError(reason), fatal: false });
+    send({ type: 'escaped', kind: 'rejection', hook: o?.hook ?? null, session: o?.session ?? null, error: toHookError(reason) });
   });
   process.on('uncaughtException', (err) => {
     const o = owner.getStore() ?? null;
-    send({ type: 'escaped', hook: o?.hook ?? null, session: o?.session ?? null, error: toHookError(err), fatal: true }, () =>
-      process.exit(EXIT_UNCAUGHT),
-    );
+    send({ type: 'escaped', kind: 'exception', hook: o?.hook ?? null, session: o?.session ?? null, error: toHookError(err) }, () => realExit(EXIT_UNCAUGHT));
   });
 }
 
 /** The hook methods `hooks` defines. */
 function defined(hooks: Hooks): Set<string> {
-  return new Set(HOOK_METHODS.filter((m) => typeof hooks[m] === 'function'));
+  return new Set(definedHooks(hooks));
+}
+
+/** Signals that would end the host before the daemon's last events (a Ctrl-C on a foreground daemon, systemd's stop of the unit). */
+const IGNORED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * process.exit() from a hook: reported with the hook that called it before the
+ * host goes (the daemon restarts it), instead of an anonymous exit.
+ */
+function traceExit(): void {
+  process.exit = ((code?: number | string | null) => {
+    const o = owner.getStore();
+    if (!o) return realExit(code);
+    const error = { message: `process.exit(${code ?? ''})`, stack: new Error('process.exit').stack ?? null };
+    send({ type: 'escaped', kind: 'exit', hook: o.hook, session: o.session, error }, () => realExit(code));
+    return undefined as never;
+  }) as typeof process.exit;
 }
 
 /** Serves `hooks` to the daemon until the channel closes; resolves to the exit code. */
@@ -157,6 +180,9 @@ export function serveHooks(hooks: Hooks): Promise<number> {
     return Promise.resolve(ExitCode.Usage);
   }
   traceEscapes();
+  traceExit();
+  // The host ends when the daemon's channel closes, after the daemon's last events, not at a signal meant for the daemon.
+  for (const s of IGNORED_SIGNALS) process.on(s, () => undefined);
   setHookLogSink((message, fields) => send({ type: 'log', message, fields }));
   return new Promise((resolve) => {
     process.on('message', (msg: ToHost) => {
@@ -166,7 +192,7 @@ export function serveHooks(hooks: Hooks): Promise<number> {
     // The daemon is gone (or replaced us): nothing is left to serve.
     process.once('disconnect', () => {
       resolve(ExitCode.Ok);
-      setTimeout(() => process.exit(ExitCode.Ok), 0).unref();
+      setTimeout(() => realExit(ExitCode.Ok), 0).unref();
     });
     send({ type: 'ready', methods: [...defined(hooks)] });
   });

@@ -8,7 +8,7 @@
  * Nothing here ever waits on the host on a session's path.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { ENV_HOOK_HOST, type FromHost, type HookHostSpec, type ToHost, type WireError } from '../protocol/hook-host.js';
+import { ENV_HOOK_HOST, parseFromHost, type FromHost, type HookHostSpec, type ToHost, type WireError } from '../protocol/hook-host.js';
 import type { Decision, DecisionPoint, DecisionRequest, SessionEvent } from '../protocol/events.js';
 import { DECISIONS } from '../protocol/events.js';
 import { hookMethodsFor } from '../hooks/hooks.js';
@@ -29,8 +29,8 @@ const STABLE_RUN_MS = 30_000;
 const IN_FLIGHT_MAX = 256;
 /** Events waiting for the host beyond this are dropped and counted. */
 export const HOOK_HOST_QUEUE_MAX = 10_000;
-/** On shutdown, how long the host may finish the last events (the sessions' session.removed). */
-const STOP_GRACE_MS = 2000;
+/** After the channel is closed at shutdown, how long the host may take to exit before it is killed. */
+const STOP_KILL_MS = 2000;
 
 /** What the host reported about one hook call (or what the daemon concluded for it). */
 export interface HookReport {
@@ -76,7 +76,7 @@ export class HookHost {
   private readonly queue: { event: SessionEvent; timeoutMs: number }[] = [];
   private readonly inFlight = new Map<number, InFlight>();
   private readonly decisions = new Map<number, PendingDecision>();
-  private readonly readyWaiters: (() => void)[] = [];
+  private readonly readyWaiters: ((ready: boolean) => void)[] = [];
   private nextDecisionId = 1;
   private readyTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -99,15 +99,30 @@ export class HookHost {
     const heap = this.opts.heapLimitMb ? [`--max-old-space-size=${this.opts.heapLimitMb}`] : [];
     this.startedAt = Date.now();
     this.dyingCause = null;
-    const child = spawn(node!, [...rest, ...heap, script], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...this.opts.env, [ENV_HOOK_HOST]: '1' },
-      serialization: 'json',
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn(node!, [...rest, ...heap, script], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        env: { ...this.opts.env, [ENV_HOOK_HOST]: '1' },
+        serialization: 'json',
+      });
+    } catch (err) {
+      // spawn throws at once for some errors (E2BIG, ENOMEM): a failed start like any other.
+      this.lastCrash = { atUnixMs: Date.now(), cause: `cannot run the hook host: ${(err as Error).message}` };
+      this.scheduleRestart(this.lastCrash.cause);
+      return;
+    }
     this.child = child;
-    child.on('message', (msg: FromHost) => this.onMessage(msg));
+    // Messages of a host that was replaced are not ours any more ('close' may come after 'exit').
+    child.on('message', (raw: unknown) => {
+      if (this.child !== child) return;
+      const msg = parseFromHost(raw);
+      if (msg) this.onMessage(msg);
+      else this.opts.log.warn('ignored a malformed message from the hook host', { type: String((raw as { type?: unknown })?.type).slice(0, 40) });
+    });
     child.once('error', (err) => this.onGone(child, `cannot run the hook host: ${err.message}`));
-    child.once('exit', (code, signal) => this.onGone(child, signal ? `killed by ${signal}` : `exited with status ${code}`));
+    // 'close', not 'exit': the IPC channel is drained by then, so its last messages (the cause of its end) were seen.
+    child.once('close', (code, signal) => this.onGone(child, signal ? `killed by ${signal}` : `exited with status ${code}`));
     this.readyTimer = setTimeout(() => this.wedged(`it did not start serving within ${HOST_READY_TIMEOUT_MS / 1000} s`), HOST_READY_TIMEOUT_MS);
     this.opts.log.info('hook host started', { pid: child.pid, command: this.opts.spec.command.join(' ') });
   }
@@ -148,7 +163,7 @@ export class HookHost {
     return {
       command: this.opts.spec.command,
       pid: this.child?.pid ?? null,
-      state: this.stopped ? 'stopped' : this.ready ? 'running' : this.child ? 'starting' : 'restarting',
+      state: this.stopped ? 'stopped' : this.ready ? 'running' : this.child || !this.lastCrash ? 'starting' : 'restarting',
       methods: [...this.methods],
       restarts: this.counters.restarts,
       lastCrash: this.lastCrash,
@@ -160,11 +175,14 @@ export class HookHost {
     };
   }
 
-  /** Lets the host finish what it has (bounded), then ends it. */
-  async stop(): Promise<void> {
-    const end = Date.now() + STOP_GRACE_MS;
-    while (this.child && this.ready && (this.inFlight.size > 0 || this.queue.length > 0) && Date.now() < end) {
+  /** Lets the host finish what it has (within `graceMs`), then ends it; what it could not finish is logged. */
+  async stop(graceMs: number): Promise<void> {
+    const end = Date.now() + graceMs;
+    while (this.child && (this.inFlight.size > 0 || this.queue.length > 0) && Date.now() < end) {
       await new Promise((r) => setTimeout(r, 20));
+    }
+    if (this.inFlight.size + this.queue.length > 0) {
+      this.opts.log.warn('shutdown: hook host events not finished were abandoned', { running: this.inFlight.size, queued: this.queue.length, graceMs });
     }
     this.stopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
@@ -172,9 +190,9 @@ export class HookHost {
     for (const f of this.inFlight.values()) clearTimeout(f.timer);
     const child = this.child;
     if (!child) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const exited = new Promise<void>((r) => child.once('close', () => r()));
     child.disconnect?.();
-    const killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    const killer = setTimeout(() => child.kill('SIGKILL'), STOP_KILL_MS);
     await exited;
     clearTimeout(killer);
   }
@@ -209,7 +227,7 @@ export class HookHost {
         this.methods = new Set(msg.methods);
         if (this.readyTimer) clearTimeout(this.readyTimer);
         this.opts.log.info('hook host ready', { pid: this.child?.pid, hooks: msg.methods.join(', ') || '(none)' });
-        for (const w of this.readyWaiters.splice(0)) w();
+        for (const w of [...this.readyWaiters]) w(true);
         this.flush();
         return;
       case 'outcome':
@@ -232,18 +250,10 @@ export class HookHost {
         return;
       }
       case 'escaped':
-        this.counters.escaped++;
-        if (msg.fatal) this.dyingCause = `uncaught exception in ${msg.hook ?? 'wrapper code'}: ${msg.error.message}`;
-        this.opts.log.error(msg.fatal ? 'an uncaught exception escaped a hook; the hook host restarts' : 'an unhandled rejection escaped a hook', {
-          hook: msg.hook ?? 'unknown (outside any hook)',
-          session: msg.session ?? undefined,
-          error: msg.error.message,
-          stack: msg.error.stack ?? undefined,
-        });
-        this.opts.onReport({ hook: msg.hook ?? 'hook host', session: msg.session, status: 'error', error: msg.error, durationMs: 0, logged: true });
+        this.onEscaped(msg);
         return;
       case 'log':
-        this.opts.log.info(String(msg.message).slice(0, 200), typeof msg.fields === 'object' && msg.fields ? msg.fields : {});
+        this.opts.log.info(msg.message, msg.fields);
         return;
       case 'blocked':
         this.counters.blocked++;
@@ -254,15 +264,34 @@ export class HookHost {
     }
   }
 
+  /** Logs an error that escaped a hook; one that ends the host becomes the cause of its exit. */
+  private onEscaped(msg: Extract<FromHost, { type: 'escaped' }>): void {
+    this.counters.escaped++;
+    const hook = msg.hook ?? 'wrapper code';
+    const what = {
+      rejection: 'an unhandled rejection escaped a hook',
+      exception: 'an uncaught exception escaped a hook; the hook host restarts',
+      exit: 'a hook called process.exit; the hook host restarts',
+    }[msg.kind];
+    if (msg.kind === 'exception') this.dyingCause = `uncaught exception in ${hook}: ${msg.error.message}`;
+    if (msg.kind === 'exit') this.dyingCause = `${hook} called ${msg.error.message}`;
+    this.opts.log.error(what, { hook: msg.hook ?? 'unknown (outside any hook)', session: msg.session ?? undefined, error: msg.error.message, stack: msg.error.stack ?? undefined });
+    this.opts.onReport({ hook: msg.hook ?? 'hook host', session: msg.session, status: 'error', error: msg.error, durationMs: 0, logged: true });
+  }
+
+  /** Resolves true when the host is ready within `timeoutMs`, false at the deadline or when it dies first. */
   private waitReady(timeoutMs: number): Promise<boolean> {
     if (this.ready) return Promise.resolve(true);
     if (this.stopped || (!this.child && this.lastCrash)) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.readyWaiters.push(() => {
+      const done = (ready: boolean): void => {
         clearTimeout(timer);
-        resolve(true);
-      });
+        const i = this.readyWaiters.indexOf(done);
+        if (i >= 0) this.readyWaiters.splice(i, 1);
+        resolve(ready);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.readyWaiters.push(done);
     });
   }
 
@@ -298,7 +327,12 @@ export class HookHost {
       d.resolve({ failure: `the hook host died: ${cause}` });
     }
     this.decisions.clear();
+    for (const w of [...this.readyWaiters]) w(false);
     if (Date.now() - this.startedAt >= STABLE_RUN_MS) this.backoffMs = RESTART_MIN_MS;
+    this.scheduleRestart(cause);
+  }
+
+  private scheduleRestart(cause: string): void {
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, RESTART_MAX_MS);
     this.counters.restarts++;

@@ -22,6 +22,9 @@ import type { EventHub } from './events.js';
 import type { HookHost, HookReport } from './hook-host.js';
 import type { Logger } from './log.js';
 
+/** Beyond the decision timeout, how long the last answer may take to arrive before the deadline decides. */
+const DECISION_DEADLINE_SLACK_MS = 500;
+
 interface Stats {
   calls: number;
   errors: number;
@@ -79,15 +82,20 @@ export class LifecycleDispatcher {
   async decide(point: DecisionPoint, request: DecisionRequest, sessionCommands: SessionCommands): Promise<Decision> {
     const { hooks } = this.deps.config();
     const command = DECISIONS[point].command;
+    const env = { TSHPOOL_EVENT: command, TSHPOOL_SESSION_NAME: request.session };
     const askers: Promise<Decision | { failure: string }>[] = this.commandLines(command, sessionCommands).map((line) =>
-      this.commands
-        .run(line, command, request, { TSHPOOL_EVENT: command, TSHPOOL_SESSION_NAME: request.session }, hooks.decisionTimeoutMs)
-        .then((r) => commandDecision(line, r)),
+      this.commands.run(line, command, request, env, hooks.decisionTimeoutMs, { slot: false }).then((r) => commandDecision(line, r)),
     );
     const host = this.deps.host;
     if (host) askers.push(host.decide(point, request, hooks.decisionTimeoutMs).then((r) => ('failure' in r ? r : (r.decision ?? { continue: true }))));
     if (askers.length === 0) return { continue: true };
-    const refusal = await firstRefusal(askers, (failure) => this.decisionFailed(point, request, failure));
+    // Whatever a decider does, the user waits at most the deadline (plus a little for the last answer to arrive).
+    const deadline = new Promise<{ failure: string }>((resolve) => {
+      const timer = setTimeout(() => resolve({ failure: `no answer within ${hooks.decisionTimeoutMs} ms` }), hooks.decisionTimeoutMs + DECISION_DEADLINE_SLACK_MS);
+      timer.unref();
+    });
+    const bounded = askers.map((a) => Promise.race([a.catch((err: Error) => ({ failure: err.message })), deadline]));
+    const refusal = await firstRefusal(bounded, (failure) => this.decisionFailed(point, request, failure));
     if (refusal) {
       this.decisionCounters.rejected++;
       this.deps.log.info('a decision hook refused', { decision: DECISIONS[point].hook, session: request.session, kind: request.kind, reason: refusal.reject });
@@ -119,10 +127,27 @@ export class LifecycleDispatcher {
     };
   }
 
+  /**
+   * At shutdown: lets the last hooks and commands (the sessions' session.removed)
+   * finish within `graceMs`, then says what was cut short.
+   */
+  async drain(graceMs: number): Promise<void> {
+    const end = Date.now() + graceMs;
+    const host = this.deps.host;
+    await Promise.all([host?.stop(graceMs), this.waitForCommands(end)]);
+    const cut = this.commands.inFlight;
+    if (cut > 0) this.deps.log.warn('shutdown: hook commands still running or waiting were abandoned', { commands: cut, graceMs });
+  }
+
+  private async waitForCommands(end: number): Promise<void> {
+    while (this.commands.inFlight > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  }
+
   /** Counts and logs one hook call the host reported. */
   readonly onHostReport = (r: HookReport): void => {
     const st = this.statsFor(r.hook);
-    st.calls++;
+    // An escaped error belongs to a call already counted.
+    if (!r.logged) st.calls++;
     st.totalDurationMs += r.durationMs;
     if (r.status === 'ok') return;
     if (r.status === 'timeout') {
@@ -185,6 +210,8 @@ function commandDecision(line: string, r: CommandResult): Decision | { failure: 
     case 'ok':
       return { continue: true };
     case 'failed': {
+      // Only the command's own answer refuses; one that could not run or was killed failed to decide.
+      if (r.exitCode === null) return { failure: r.reason };
       const first = (r.stdout.trim() || r.stderr.trim()).split('\n')[0]?.trim();
       return { reject: first || r.reason };
     }

@@ -28,6 +28,8 @@ import { serve } from './server.js';
 import type { Session, SessionEventFields } from './session.js';
 import { SessionTable } from './session-table.js';
 
+/** On shutdown, how long the sessions' last hooks and hook commands may still run. */
+const SHUTDOWN_HOOK_GRACE_MS = 3000;
 /** On shutdown, how long to wait for the sessions' shells to end (SIGKILL comes at KILL_GRACE_MS); generous for a loaded machine. */
 const SHUTDOWN_SESSIONS_WAIT_MS = KILL_GRACE_MS + 2500;
 
@@ -334,8 +336,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       turns.dispose();
       // A socket systemd passed us is systemd's to remove.
       if (activatedFd === null) await unlink(paths.socket).catch(() => undefined);
-      // Let the sessions' last hooks run (bounded), e.g. a wrapper's telemetry of the shutdown.
-      await host?.stop();
+      // Let the sessions' last hooks and commands run (bounded), e.g. a wrapper's telemetry of the shutdown.
+      await dispatcher.drain(SHUTDOWN_HOOK_GRACE_MS);
       unguard();
       log.info('daemon stopped');
       await log.close();

@@ -560,11 +560,9 @@ class Connection {
         created = true;
         session.announceCreated(req.clientPid);
       }
-    } else if (Object.keys(req.hooks).length > 0) {
-      session.addHookCommands(req.hooks);
-      log.info('added --hook commands to an existing session', { session: req.name, hooks: Object.keys(req.hooks).join(', ') });
     }
     if (req.background) {
+      if (!created) this.addHookCommands(session, req.hooks);
       if (created) this.refreshSessionEnv(session, req.env);
       return this.finish({ type: 'attached', name: req.name, created, shellPid: session.pid, handoff: false });
     }
@@ -576,8 +574,10 @@ class Connection {
     if (!created) {
       const kind = session.client ? 'force' : 'attach';
       if (!(await this.allowed('attach', kind, req, session.hookCommands)) || this.socket.destroyed) return;
-      // While the hook decided, the session may have ended.
+      // While the hook decided, the session may have ended, or another client attached (then -f displaces it: ask about that).
       if (table.get(req.name) !== session) return this.finish({ type: 'error', reason: `session '${req.name}' ended while attaching` });
+      if (kind === 'attach' && session.client && req.force && !(await this.allowed('attach', 'force', req, session.hookCommands))) return;
+      this.addHookCommands(session, req.hooks);
     }
     if (session.client) {
       if (!req.force) {
@@ -595,6 +595,13 @@ class Connection {
     s.attach(this.link, req.cols, req.rows, !created, req.terminal);
     if (taken) this.readTerminal(taken);
     this.refreshSessionEnv(s, req.env);
+  }
+
+  /** `attach --hook` on an existing session: added to it once the attach goes ahead. */
+  private addHookCommands(session: Session, hooks: Record<string, string[]>): void {
+    if (Object.keys(hooks).length === 0) return;
+    session.addHookCommands(hooks);
+    this.deps.log.info('added --hook commands to an existing session', { session: session.name, hooks: Object.keys(hooks).join(', ') });
   }
 
   /** Points the session's agent symlink at this client's agent and rewrites forward.env. */

@@ -16,13 +16,16 @@ import { splitShellWords } from '../util/shell-words.js';
 export const HOOK_COMMAND_CONCURRENCY = 4;
 /** Commands waiting for a slot beyond this are dropped (and counted): a storm must not grow memory without bound. */
 export const HOOK_COMMAND_QUEUE_MAX = 1000;
+/** After a command exits, how long its output may still flow (a child it left holds the pipes) before they are closed. */
+const OUTPUT_AFTER_EXIT_MS = 200;
 /** Output of one command kept for the log; the rest is counted and marked. */
 const HOOK_OUTPUT_MAX_BYTES = 64 * 1024;
 
 /** How a command ended. `output` is its stdout then stderr, truncated with a marker. */
 export type CommandResult =
   | { status: 'ok'; stdout: string; output: string; durationMs: number }
-  | { status: 'failed'; reason: string; stdout: string; stderr: string; output: string; durationMs: number }
+  /** `exitCode`: the command's own non-zero status; null when it could not run or a signal ended it. */
+  | { status: 'failed'; reason: string; exitCode: number | null; stdout: string; stderr: string; output: string; durationMs: number }
   | { status: 'timeout'; output: string; durationMs: number }
   | { status: 'dropped' };
 
@@ -77,8 +80,13 @@ export class CommandRunner {
     this.waiting.shift()?.();
   }
 
-  /** Runs one command line with `input` as JSON on stdin; never rejects. */
-  async run(line: string, hook: HookCommandName, input: object, env: CommandEnv, timeoutMs: number): Promise<CommandResult> {
+  /**
+   * Runs one command line with `input` as JSON on stdin; never rejects. A decision
+   * (`slot: false`) does not wait for a slot: the user waits for it, its number is
+   * bounded by the connections, and its deadline is short.
+   */
+  async run(line: string, hook: HookCommandName, input: object, env: CommandEnv, timeoutMs: number, { slot = true } = {}): Promise<CommandResult> {
+    if (!slot) return this.spawnOne(line, hook, input, env, timeoutMs);
     if (!(await this.acquire())) return { status: 'dropped' };
     try {
       return await this.spawnOne(line, hook, input, env, timeoutMs);
@@ -96,14 +104,17 @@ export class CommandRunner {
       try {
         [file, ...args] = splitShellWords(line);
       } catch (err) {
-        resolve({ status: 'failed', reason: `${line}: ${(err as Error).message}`, stdout: '', stderr: '', output: '', durationMs: 0 });
+        resolve(cannotRun(line, err, 0));
         return;
       }
-      const child = spawn(file!, args, {
-        env: { ...process.env, TSHPOOL_HOOK: hook, ...env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-        detached: true,
-      });
+      let child: ReturnType<typeof spawn>;
+      try {
+        child = spawn(file!, args, { env: { ...process.env, TSHPOOL_HOOK: hook, ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      } catch (err) {
+        // E2BIG, ENOMEM, a NUL in an argument: thrown at once rather than emitted.
+        resolve(cannotRun(line, err, took()));
+        return;
+      }
       const stdout = new Collector();
       const stderr = new Collector();
       let timedOut = false;
@@ -111,24 +122,35 @@ export class CommandRunner {
         timedOut = true;
         killGroup(child.pid);
       }, timeoutMs);
-      child.stdout.on('data', (c: Buffer) => stdout.push(c));
-      child.stderr.on('data', (c: Buffer) => stderr.push(c));
-      child.stdin.on('error', () => undefined); // the command may not read its stdin
-      child.stdin.end(`${JSON.stringify(input)}\n`);
+      child.stdout!.on('data', (c: Buffer) => stdout.push(c));
+      child.stderr!.on('data', (c: Buffer) => stderr.push(c));
+      child.stdin!.on('error', () => undefined); // the command may not read its stdin
+      child.stdin!.end(`${JSON.stringify(input)}\n`);
+      // A child it left running (even in a group of its own) may hold the pipes open: 'close' would never come.
+      child.once('exit', () => {
+        setTimeout(() => {
+          child.stdout!.destroy();
+          child.stderr!.destroy();
+        }, OUTPUT_AFTER_EXIT_MS).unref();
+      });
       const output = (): string => [stdout.text(), stderr.text()].filter((t) => t.trim() !== '').join('\n').trimEnd();
       child.once('error', (err) => {
         clearTimeout(timer);
-        resolve({ status: 'failed', reason: `${line}: ${err.message}`, stdout: '', stderr: '', output: '', durationMs: took() });
+        resolve(cannotRun(line, err, took()));
       });
       child.once('close', (code, sig) => {
         clearTimeout(timer);
         if (timedOut) return resolve({ status: 'timeout', output: output(), durationMs: took() });
         if (code === 0) return resolve({ status: 'ok', stdout: stdout.text(), output: output(), durationMs: took() });
         const reason = `${line}: ${sig ? `killed by ${sig}` : `exited with status ${code}`}`;
-        resolve({ status: 'failed', reason, stdout: stdout.text(), stderr: stderr.text(), output: output(), durationMs: took() });
+        resolve({ status: 'failed', reason, exitCode: sig ? null : code, stdout: stdout.text(), stderr: stderr.text(), output: output(), durationMs: took() });
       });
     });
   }
+}
+
+function cannotRun(line: string, err: unknown, durationMs: number): CommandResult {
+  return { status: 'failed', reason: `${line}: ${(err as Error).message}`, exitCode: null, stdout: '', stderr: '', output: '', durationMs };
 }
 
 function killGroup(pid: number | undefined): void {

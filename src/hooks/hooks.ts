@@ -6,6 +6,7 @@
  */
 import { SESSION_EVENTS, type Decision, type DecisionRequest, type SessionEvent } from '../protocol/events.js';
 import type { SessionInfo } from '../protocol/messages.js';
+import type { WireError } from '../protocol/hook-host.js';
 
 export type { Decision, DecisionRequest, EventReason, SessionEvent, SessionEventType } from '../protocol/events.js';
 
@@ -55,7 +56,7 @@ export interface Hooks {
   onViewerJoin?: EventHook;
   /** session.viewer_left: a viewer stopped watching. */
   onViewerLeave?: EventHook;
-  /** Every event, after the specific method (or after onHook): one place for logging middleware. */
+  /** Every event, beside the specific method (or onHook; they run concurrently): one place for logging middleware. */
   onEvent?(event: SessionEvent, context: HookContext): void | Promise<void>;
   /**
    * Single dispatch: when present it is called for every event INSTEAD of the
@@ -90,9 +91,11 @@ export const HOOK_METHODS: readonly HookName[] = [
 ];
 
 /** A hook's failure as it travels to the daemon's log. */
-export interface HookError {
-  message: string;
-  stack: string | null;
+export type HookError = WireError;
+
+/** The hook methods `hooks` defines (as functions). */
+export function definedHooks(hooks: Hooks): HookName[] {
+  return HOOK_METHODS.filter((m) => typeof hooks[m] === 'function');
 }
 
 export type HookOutcome<T = unknown> =
@@ -140,7 +143,6 @@ export async function runHook<T>(call: (signal: AbortSignal) => T | Promise<T>, 
     ]);
     if (outcome === timedOut) {
       abort.abort();
-      (result as Promise<unknown>).then(undefined, () => undefined);
       return { status: 'timeout', durationMs: took() };
     }
     return { status: 'ok', value: outcome, durationMs: took() };

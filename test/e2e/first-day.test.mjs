@@ -81,3 +81,25 @@ test('errors caused by config values name the key and where to fix it (shell, de
   assert.equal(d.code, 1);
   assert.match(d.stderr, /directory does not exist: \/nonexistent \(default_dir = "\/nonexistent" in the config; fix it there, or give --dir\)/);
 });
+
+test('a config typo does not lock the user out: reattach and view work with a warning naming the file and line; creating is refused', async (t) => {
+  const sb = await makeSandbox(t);
+  const a = await sb.attachShell('main');
+  a.write('\x00\x11');
+  await a.waitExit();
+  sb.writeConfig('norc = tru\n');
+  const back = sb.spawnTerm(['attach', 'main']);
+  await back.waitFor(/config\.toml.*line 2|config\.toml:2/);
+  assert.match(back.clean, /the default settings and keys; the daemon keeps the config it has/);
+  back.write('echo in$((3+4))\r');
+  await back.waitFor('in7');
+  back.write('\x00\x11');
+  assert.equal((await back.waitExit()).exitCode, 0);
+  const created = await sb.run(['attach', '-b', 'fresh']);
+  assert.equal(created.code, 1);
+  assert.match(created.stderr, /Fix the file to create a session; sessions that exist can still be attached and viewed meanwhile\./);
+  const viewer = sb.spawnTerm(['view', 'main']);
+  await viewer.waitFor(/default settings and keys/);
+  viewer.write('\x00\x11');
+  assert.equal((await viewer.waitExit()).exitCode, 0);
+});
