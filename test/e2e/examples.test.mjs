@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeSandbox, procCmdline, waitUntil } from '../support/sandbox.mjs';
+import { BIN, NODE, makeSandbox, procCmdline, waitUntil } from '../support/sandbox.mjs';
 import { DETACH, EXAMPLES, ensureDaemon } from '../support/hooks-recorder.mjs';
 
 const TELEMETRY = join(EXAMPLES, 'telemetry.mjs');
@@ -121,6 +121,16 @@ test('examples/run-after-disconnect.mjs runs $TSHPOOL_IDLE_COMMAND $TSHPOOL_IDLE
   const after = Date.now() - detachedAt;
   // Measured from the client's exit, which trails the daemon's disconnect a little.
   assert.ok(after >= 500 && after < 5000, `the command ran ${after} ms after the detach`);
+});
+
+test('a command that a hook runs can use tshpool itself (the hook host\'s variables are not inherited)', async (t) => {
+  const sb = await makeSandbox(t, { bin: IDLE });
+  const out = sb.path('listed');
+  Object.assign(sb.env, { TSHPOOL_IDLE_AFTER: '100ms', TSHPOOL_IDLE_COMMAND: `${NODE} ${BIN} list --names > ${out} 2>&1` });
+  const a = await sb.attachShell('idle');
+  a.write(DETACH);
+  await a.waitExit();
+  await waitUntil(() => existsSync(out) && readFileSync(out, 'utf8') === 'idle\n', { timeout: 8000, message: `the hook's tshpool list (got ${existsSync(out) ? JSON.stringify(readFileSync(out, 'utf8')) : 'nothing'})` });
 });
 
 test('examples/run-after-disconnect.mjs does not run the command when the user reattaches within the window', async (t) => {

@@ -67,15 +67,16 @@ test('an unhandled rejection started by a hook: logged with the hook that starte
   await assertUnharmed(sb, ctx);
 });
 
-test('process.exit(1) in a hook ends only the hook host, which restarts; the lost call is logged', async (t) => {
+test('process.exit(1) in a hook ends only the hook host, which restarts; the exit is logged with the hook that called it', async (t) => {
   const ctx = await misbehaveOnce(t, { TSHPOOL_TEST_EXIT: 'onNewSession' });
   const { sb } = ctx;
-  await waitForLog(sb, /WARN +hook failed hook="hook host" session="victim" error="the hook host died while running the hooks for session.created: exited with status 1"/);
+  await waitForLog(sb, /ERROR +a hook called process.exit; the hook host restarts hook="onNewSession" session="victim" error="process.exit\(1\)" stack="Error: process.exit\\n +at process.exit .*recording-wrapper\.mjs/);
+  await waitForLog(sb, /WARN +hook failed hook="hook host" session="victim" error="the hook host died while running the hooks for session.created: onNewSession called process.exit\(1\) \(exited with status 1\)"/);
   const st = await waitForStatus(sb, (s) => s.hookHost.state === 'running' && s.hookHost.restarts === 1);
-  assert.equal(st.hookHost.lastCrash.cause, 'exited with status 1');
-  assert.match((await sb.runOk(['status'])).stdout, /^hook host: running, pid \d+, 1 restart\(s\); last crash \d+\w* ago: exited with status 1$/m);
+  assert.equal(st.hookHost.lastCrash.cause, 'onNewSession called process.exit(1) (exited with status 1)');
+  assert.match((await sb.runOk(['status'])).stdout, /^hook host: running, pid \d+, 1 restart\(s\); last crash \d+\w* ago: onNewSession called process.exit\(1\) \(exited with status 1\)$/m);
   const doctor = await sb.run(['doctor']);
-  assert.match(doctor.stdout, /^FAIL  hook host of \S+recording-wrapper\.mjs \(hooks: onNewSession, .*\) is running, 1 restart\(s\); it crashed \d+ s ago: exited with status 1$/m);
+  assert.match(doctor.stdout, /^FAIL  hook host of \S+recording-wrapper\.mjs \(hooks: onNewSession, .*\) is running, 1 restart\(s\); it crashed \d+ s ago: onNewSession called process.exit\(1\)/m);
   await assertUnharmed(sb, ctx);
 });
 

@@ -73,11 +73,11 @@ test('a wrong type names the file, line and key', () => {
   assert.throws(() => parseConfigText('[[keybinding]]\nbinding = "Ctrl-Foo"\naction = "detach"\n', 'c.toml', []), /line 2, key 'keybinding\[0\]\.binding': unknown key 'Ctrl-Foo'/);
 });
 
-test('unknown keys are warnings', () => {
+test('unknown keys are warnings, with the likely key when one is close', () => {
   const warnings = [];
-  const out = parseConfigText('norc = true\nshel = "x"\n', 'c.toml', warnings);
+  const out = parseConfigText('norc = true\nshel = "x"\nfrobnicate = 1\n', 'c.toml', warnings);
   assert.equal(out.norc, true);
-  assert.deepEqual(warnings, ["c.toml, line 2: unknown key 'shel' ignored"]);
+  assert.deepEqual(warnings, ["c.toml, line 2: unknown key 'shel' ignored (did you mean 'shell'?)", "c.toml, line 3: unknown key 'frobnicate' ignored"]);
 });
 
 test('an explicit file that does not exist is an error', () => {
