@@ -38,8 +38,8 @@
  * The summary also has the daemon's event-loop delay during the churn (from inside the
  * daemon), which tells a slow daemon from a busy machine when list latency is high.
  *
- * The daemon is test/support/load.mjs run as a wrapper program (import { run } from
- * 'tshpool'), with config `[hooks] on_client_disconnect = ["sleep 2"]`, `timeout = "1s"`.
+ * The client is test/support/load.mjs run as a wrapper program (import { run } from
+ * 'tshpool'; its hooks run in the daemon's hook host), with config `[hooks] on_client_disconnect = ["sleep 2"]`, `timeout = "1s"`.
  */
 import { loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -362,6 +362,8 @@ async function main() {
   const sb = await makeSandbox({ bin: WRAPPER, config });
   const statsFile = sb.path('daemon-stats.json');
   sb.env.TSHPOOL_LOAD_STATS = statsFile;
+  // The daemon is tshpool's own program: the reporter goes in by preload (daemon-stats-preload.mjs).
+  sb.env.NODE_OPTIONS = `--import=${join(ROOT, 'test', 'support', 'daemon-stats-preload.mjs')}`;
   let cleaned = false;
   const cleanup = async () => {
     if (cleaned) return;

@@ -17,7 +17,8 @@
  *   onShellDisconnect  resolves after 300 ms
  *   onEvent            counts; every 50th call throws
  *
- * With TSHPOOL_LOAD_STATS=<file>, the daemon it runs also reports from the inside,
+ * With TSHPOOL_LOAD_STATS=<file> and daemon-stats-preload.mjs preloaded (NODE_OPTIONS=--import=…;
+ * the daemon is tshpool's own program, not this wrapper), the daemon also reports from the inside,
  * for the soak: every second it rewrites <file> with the daemon's event-loop delay
  * (how late a 10 ms timer fires, per one-second window: p50/p99/max ms) and memory (rss, V8 heap used/total,
  * external, array buffers; MiB). SIGUSR2 runs a full garbage collection and then
@@ -421,7 +422,7 @@ export function readDaemonStats(file) {
 }
 
 /** Inside the daemon: the TSHPOOL_LOAD_STATS reporter (see the top comment). */
-function reportDaemonStats(file) {
+export function reportDaemonStats(file) {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc');
   const MiB = 2 ** 20;
@@ -471,6 +472,5 @@ function reportDaemonStats(file) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { run } = await import('tshpool');
-  if (process.env.TSHPOOL_LOAD_STATS && process.argv[process.argv.length - 1] === 'daemon') reportDaemonStats(process.env.TSHPOOL_LOAD_STATS);
   process.exitCode = await run(process.argv.slice(2), misbehavingHooks());
 }
