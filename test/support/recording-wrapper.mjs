@@ -26,6 +26,11 @@
 // the restarted hook host behaves.
 // Decisions (onBeforeCreate / onBeforeAttach, recorded as {hook, name, request}):
 //   TSHPOOL_TEST_DECIDE=reject:<reason> | throw | hang | bad   for every decision
+// Context:
+//   TSHPOOL_TEST_HANDLE=1   onNewSession also uses its context's session handle: sends
+//                           `echo HANDLE$((40+2))\r`, captures (again every 50 ms, up to 10 s, until
+//                           HANDLE42 shows), lists, and records {hook: 'handle', name, capture, list}
+//   TSHPOOL_TEST_ONHOOK=1   the hooks also define onHook(event), recorded as {hook: 'onHook', name, event}
 // Built-in hooks:
 //   TSHPOOL_TEST_COMPOSE=1   hooks = composeHooks(<every method throws>, <the recorder>)
 //   TSHPOOL_TEST_LOGGING=1   hooks = composeHooks(new LoggingHooks(), <the recorder>)
@@ -83,10 +88,30 @@ for (const hook of HOOKS) {
           record({ hook, name: event.session, event });
           return misbehave(hook, event.session);
         }
-      : (name, event) => {
+      : (name, event, ctx) => {
           record({ hook, name, event });
+          if (hook === 'onNewSession' && env.TSHPOOL_TEST_HANDLE) return useHandle(name, ctx);
           return misbehave(hook, name);
         };
+}
+if (env.TSHPOOL_TEST_ONHOOK) recorder.onHook = (event) => record({ hook: 'onHook', name: event.session, event });
+
+/** TSHPOOL_TEST_HANDLE: what the context's session handle does for a hook. */
+async function useHandle(name, ctx) {
+  const entry = { hook: 'handle', name };
+  try {
+    await ctx.session.send('echo HANDLE$((40+2))\r');
+    const end = Date.now() + 10_000;
+    do {
+      entry.capture = await ctx.session.capture();
+      if (entry.capture.includes('HANDLE42')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    } while (Date.now() < end);
+    entry.list = await ctx.session.list();
+  } catch (err) {
+    entry.error = String(err?.stack ?? err);
+  }
+  record(entry);
 }
 
 function decide(hook) {
