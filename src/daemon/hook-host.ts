@@ -190,7 +190,8 @@ export class HookHost {
     for (const f of this.inFlight.values()) clearTimeout(f.timer);
     const child = this.child;
     if (!child) return;
-    const exited = new Promise<void>((r) => child.once('close', () => r()));
+    // 'exit', not 'close': a child whose channel we disconnect ourselves never emits 'close'.
+    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
     child.disconnect?.();
     const killer = setTimeout(() => child.kill('SIGKILL'), STOP_KILL_MS);
     await exited;

@@ -42,6 +42,10 @@ function shellStart(shellName: string, norc: boolean, prefix: string, integratio
   const env: Record<string, string> = integrate ? { [ENV_PROMPT_PREFIX]: prefix, ...(norc ? { [ENV_NORC]: '1' } : {}) } : {};
   switch (shellName) {
     case 'bash':
+      // Debian's bash reads /etc/bash.bashrc even with --init-file (its SYS_BASHRC), which
+      // is not what norc gives: with norc the prefix goes straight into PS1 instead.
+      // PS1 names the prefix by reference: expanded at each prompt, its value is never run as code.
+      if (integrate && norc) return { args: ['--norc', '--noprofile'], env: { [ENV_PROMPT_PREFIX]: prefix, PS1: `\${${ENV_PROMPT_PREFIX}}${userEnv.PS1 ?? BASH_DEFAULT_PS1}` } };
       // A login bash ignores --init-file, so the init file reads the login files itself.
       if (integrate) return { args: ['--init-file', integration.bashInit, '-i'], env };
       return { args: norc ? ['--norc', '--noprofile'] : login, env };
@@ -61,6 +65,9 @@ function shellStart(shellName: string, norc: boolean, prefix: string, integratio
       return { args: login, env: {} };
   }
 }
+
+/** bash's own prompt when nothing sets PS1 (`bash --norc`). */
+const BASH_DEFAULT_PS1 = '\\s-\\v\\$ ';
 
 /** Single-quotes a path for fish (which understands \\ and \' inside single quotes). */
 function fishQuote(s: string): string {

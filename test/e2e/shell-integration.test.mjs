@@ -170,6 +170,16 @@ test('norc = true: bash still gets the prefix, without the user rc files', async
   assert.equal(await shellRun(term, 'echo "[$TSHPOOL_TEST_PROFILE]"'), '[]\n');
 });
 
+test('norc = true with [env] PS1: bash shows exactly the prefix over the PS1 norc gives (no /etc/bash.bashrc), and a name is never run', async (t) => {
+  const sb = await shellSandbox(t, '/bin/bash', 'norc = true\nprompt_prefix = "tsh:$TSHPOOL_SESSION_NAME "\n[env]\nPS1 = "prompt> "\n');
+  await expectFirstPrompt(sb, 'p1', 'tsh:p1 prompt> ');
+  // A name with $(...) in it appears as text; nothing runs.
+  const flag = sb.path('h', 'ran');
+  const name = `x$(touch${'${IFS}'}ran)`; // a command would run in the session's directory, HOME
+  await expectFirstPrompt(sb, name, `tsh:${name} prompt> `);
+  assert.equal(existsSync(flag), false, 'the session name was run as a command');
+});
+
 test('norc = true: zsh still gets the prefix, without the user rc files', { skip: skipUnless(ZSH) }, async (t) => {
   const sb = await shellSandbox(t, ZSH, 'norc = true\n');
   const term = await expectFirstPrompt(sb, 'nz', 'tshpool:nz ', { startsWith: true });
