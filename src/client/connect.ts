@@ -5,7 +5,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { FrameDecoder, FrameKind, ProtocolError, encodeControl, encodeData } from '../protocol/codec.js';
 import { PROTOCOL_VERSION, parseReply, type Reply, type Request } from '../protocol/messages.js';
-import { checkSocketPathLength, ensureDirs, type Paths } from '../paths.js';
+import { checkSocketPathLength, ensureDirs, resolvePaths, type Paths } from '../paths.js';
 import { VERSION } from '../version.js';
 import { peerCred } from '../platform/peercred.js';
 import type { DaemonLaunch } from './daemonize.js';
@@ -208,6 +208,21 @@ export async function connectExisting(paths: Paths): Promise<DaemonConnection | 
     const code = (err as ConnectError).code;
     if (code === 'ENOENT' || code === 'ECONNREFUSED') return null;
     throw err;
+  }
+}
+
+/**
+ * For the quick paths (quick-list.ts, quick-attach.ts): the daemon at the default
+ * paths if one runs, else null — also for anything unusual, which the full CLI
+ * then reports with its usual messages.
+ */
+export async function connectRunningQuietly(): Promise<DaemonConnection | null> {
+  try {
+    const paths = resolvePaths({});
+    ensureDirs(paths);
+    return await connectExisting(paths);
+  } catch {
+    return null;
   }
 }
 

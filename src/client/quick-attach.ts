@@ -14,27 +14,24 @@
  */
 import { loadConfig } from '../config/load.js';
 import { ENV_SESSION_NAME } from '../consts.js';
-import { ensureDirs, resolvePaths, SYSTEM_CONFIG_PATH, userConfigPath } from '../paths.js';
+import { SYSTEM_CONFIG_PATH, userConfigPath } from '../paths.js';
 import { sessionNameProblem } from '../protocol/names.js';
-import { connectExisting, type DaemonConnection } from './connect.js';
+import { connectRunningQuietly } from './connect.js';
 import { reportFailure } from './errors.js';
 
 export async function quickAttach(argv: readonly string[]): Promise<number | null> {
   const [command, name, ...rest] = argv;
   if (command !== 'attach' || name === undefined || name.startsWith('-') || rest.length > 0) return null;
   if (sessionNameProblem(name) !== null || process.env[ENV_SESSION_NAME] !== undefined) return null;
-  let conn: DaemonConnection | null;
   let config;
   try {
     const loaded = loadConfig({ explicitFile: null, systemFile: SYSTEM_CONFIG_PATH, userFile: userConfigPath() });
     if (loaded.warnings.length > 0) return null;
     config = loaded.config;
-    const paths = resolvePaths({});
-    ensureDirs(paths);
-    conn = await connectExisting(paths);
   } catch {
     return null;
   }
+  const conn = await connectRunningQuietly();
   if (!conn) return null;
   try {
     const { attach } = await import('./attach.js');

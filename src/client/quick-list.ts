@@ -8,9 +8,8 @@
  * returns null: the full CLI then runs the command with its usual checks,
  * messages and daemon auto-start.
  */
-import { ensureDirs, resolvePaths } from '../paths.js';
 import { list } from './commands.js';
-import { connectExisting, type DaemonConnection } from './connect.js';
+import { connectRunningQuietly } from './connect.js';
 
 const FORMAT_FLAGS = new Set(['--json', '--names']);
 
@@ -18,14 +17,7 @@ export async function quickList(argv: readonly string[]): Promise<number | null>
   const [command, ...flags] = argv;
   if ((command !== 'list' && command !== 'ls') || !flags.every((f) => FORMAT_FLAGS.has(f))) return null;
   const format = flags.includes('--json') ? 'json' : flags.includes('--names') ? 'names' : 'table';
-  let conn: DaemonConnection | null;
-  try {
-    const paths = resolvePaths({});
-    ensureDirs(paths);
-    conn = await connectExisting(paths);
-  } catch {
-    return null;
-  }
+  const conn = await connectRunningQuietly();
   if (!conn) return null;
   try {
     return await list(conn, format);
