@@ -664,7 +664,7 @@ class Connection {
     this.viewer = true;
     this.link = new ClientLink(this.socket, req.clientPid, this.deps.log, (o) => session.snapshot(o), taken?.stream);
     this.reply({ type: 'viewing', name: req.name, shellPid: session.pid, handoff: taken !== null });
-    session.addViewer(this.link, req.terminal);
+    session.addViewer(this.link, req.terminal, { cols: req.cols, rows: req.rows });
     if (taken) this.readTerminal(taken);
   }
 }

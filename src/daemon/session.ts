@@ -13,6 +13,7 @@ import type { EventReason, SessionEvent, SessionEventType } from '../protocol/ev
 import type { SessionInfo } from '../protocol/messages.js';
 import type { CaptureOptions, SnapshotOptions, Spool } from '../restore/spool.js';
 import type { ClientLink } from './client-link.js';
+import { sizeNotice, type Size } from './size-notice.js';
 import type { Logger } from './log.js';
 import type { SessionDir } from './session-dir.js';
 import type { SpawnSpec } from './shell-env.js';
@@ -212,12 +213,15 @@ export class Session implements TurnTaker {
     this.event('session.attached', { clientPid: link.pid, ...(reattach ? {} : { created: true }) });
   }
 
-  /** Adds a read-only viewer: it gets the restored screen, then live output. */
-  addViewer(link: ClientLink, terminal: string | null): void {
+  /** Adds a read-only viewer: it gets the restored screen (and a notice when its terminal is smaller), then live output. */
+  addViewer(link: ClientLink, terminal: string | null, size: Size): void {
     this.viewers.add(link);
     this.opts.turns.leave(this);
     link.socket.once('close', () => this.dropViewer(link, 'hangup'));
-    void link.restore(null, this.historyFor(terminal, link));
+    const notice = sizeNotice({ cols: this.cols, rows: this.rows }, size);
+    void link.restore(null, this.historyFor(terminal, link)).then(() => {
+      if (notice) link.sendOutput(notice);
+    });
     this.event('session.viewer_joined', { clientPid: link.pid });
   }
 

@@ -110,3 +110,24 @@ test('a viewer is told when the session ends and exits 0', async (t) => {
   assert.deepEqual(await v.waitExit(), { exitCode: 0, signal: 0 });
   assert.match(v.clean, /session 'e' ended/);
 });
+
+test('a viewer smaller than the session is told so on its bottom line (in both handoff settings); one that fits is not', async (t) => {
+  for (const handoff of [true, false]) {
+    const sb = await makeSandbox(t, { config: handoff ? '' : 'terminal_handoff = false\n' });
+    const a = await sb.attachShell('big', { cols: 120, rows: 40 });
+    a.write('echo HE""RE\r');
+    await a.waitFor(/HERE\r*\n/);
+    const small = sb.spawnTerm(['view', 'big'], { cols: 80, rows: 24 });
+    const screen = await waitScreen(small, (s) => s.row(24).startsWith('[tshpool: this session is 120x40, this terminal 80x24: the view is cut'), {
+      message: `the size notice on the bottom row (handoff ${handoff})`,
+    });
+    assert.ok(screen.lines().includes('HERE'), 'the screen is restored under the notice');
+    const fits = sb.spawnTerm(['view', 'big'], { cols: 120, rows: 40 });
+    await waitScreen(fits, (s) => s.lines().includes('HERE'), { message: 'the restored screen in a viewer that fits' });
+    a.write('echo AF""TER\r');
+    await waitScreen(fits, (s) => s.lines().includes('AFTER'), { message: 'live output after the restore' });
+    assert.ok(!fits.clean.includes('[tshpool: this session is'), 'no notice when the terminal fits');
+    small.kill('SIGKILL');
+    fits.kill('SIGKILL');
+  }
+});
