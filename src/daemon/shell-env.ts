@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { ENV_SESSION_NAME } from '../consts.js';
 import { forwardedNames, type Config } from '../config/schema.js';
 import { splitShellWords } from '../util/shell-words.js';
-import { ENV_NORC, ENV_PROMPT_PREFIX, ENV_USER_ZDOTDIR, expandPromptPrefix, type IntegrationPaths } from './shell-integration.js';
+import { ENV_BIN_DIR, ENV_NORC, ENV_PROMPT_PREFIX, ENV_USER_ZDOTDIR, expandPromptPrefix, type IntegrationPaths } from './shell-integration.js';
 
 export interface SpawnSpec {
   file: string;
@@ -127,6 +127,12 @@ export function buildSpawnSpec(opts: {
   }
   Object.assign(env, opts.sessionEnv, shellEnv);
   env[ENV_SESSION_NAME] = opts.name;
+  if (opts.integration) {
+    // `tshpool` inside the session reaches this daemon's tshpool, also when it is not installed on PATH.
+    const dir = opts.integration.binDir;
+    env[ENV_BIN_DIR] = dir;
+    if (!(env.PATH ?? '').split(':').includes(dir)) env.PATH = env.PATH ? `${env.PATH}:${dir}` : dir;
+  }
 
   const cmdline = argv.slice(0, displayWords).join(' ');
   if (config.noecho) {

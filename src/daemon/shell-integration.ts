@@ -17,10 +17,13 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const ENV_PROMPT_PREFIX = 'TSHPOOL_PROMPT_PREFIX';
 /** Set (to 1) when config `norc` asks for no user startup files. */
 export const ENV_NORC = '__TSHPOOL_NORC';
+/** A directory holding a `tshpool` launcher, appended to sessions' PATH (see writeLauncher). */
+export const ENV_BIN_DIR = 'TSHPOOL_BIN_DIR';
 /** The user's ZDOTDIR (if any) while ours is in effect. */
 export const ENV_USER_ZDOTDIR = '__TSHPOOL_USER_ZDOTDIR';
 
@@ -32,6 +35,8 @@ if [ -z "$${ENV_NORC}" ]; then
   elif [ -r ~/.profile ]; then . ~/.profile
   fi
 fi
+# /etc/profile sets PATH anew: the tshpool launcher goes back at its end.
+if [ -n "$${ENV_BIN_DIR}" ]; then case ":$PATH:" in *":$${ENV_BIN_DIR}:"*) ;; *) PATH="$PATH:$${ENV_BIN_DIR}" ;; esac; fi
 unset ${ENV_NORC}
 if [ -n "$${ENV_PROMPT_PREFIX}" ]; then
   __tshpool_prefix=$${ENV_PROMPT_PREFIX}
@@ -59,7 +64,8 @@ if [[ -z $${ENV_NORC} && -r $ZDOTDIR/${name} ]]; then source $ZDOTDIR/${name}; f
 ${ENV_USER_ZDOTDIR}=$ZDOTDIR
 ${
   last
-    ? `unset ${ENV_USER_ZDOTDIR} ${ENV_NORC} __tshpool_dir
+    ? `[[ -n $${ENV_BIN_DIR} && :$PATH: != *:$${ENV_BIN_DIR}:* ]] && PATH=$PATH:$${ENV_BIN_DIR}
+unset ${ENV_USER_ZDOTDIR} ${ENV_NORC} __tshpool_dir
 [[ $ZDOTDIR == $HOME ]] && unset ZDOTDIR
 if [[ -n $${ENV_PROMPT_PREFIX} ]]; then
   typeset -g __tshpool_prefix=$${ENV_PROMPT_PREFIX}
@@ -80,7 +86,10 @@ unset ${ENV_PROMPT_PREFIX}`
 `;
 }
 
-const FISH_INIT = `# tshpool fish integration (run with -C, after fish's own config): the prompt prefix.
+const FISH_INIT = `# tshpool fish integration (run with -C, after fish's own config): the tshpool launcher on PATH, the prompt prefix.
+if set -q ${ENV_BIN_DIR}; and not contains -- $${ENV_BIN_DIR} $PATH
+  set -gx PATH $PATH $${ENV_BIN_DIR}
+end
 if set -q ${ENV_PROMPT_PREFIX}
   set -g __tshpool_prefix $${ENV_PROMPT_PREFIX}
   set -e ${ENV_PROMPT_PREFIX}
@@ -102,17 +111,36 @@ export interface IntegrationPaths {
   bashInit: string;
   zshDir: string;
   fishInit: string;
+  /** Holds `tshpool`, a launcher of the daemon's own tshpool. */
+  binDir: string;
 }
 
 export function integrationPaths(dir: string): IntegrationPaths {
-  return { bashInit: join(dir, 'bash-init.sh'), zshDir: join(dir, 'zsh'), fishInit: join(dir, 'fish-init.fish') };
+  return { bashInit: join(dir, 'bash-init.sh'), zshDir: join(dir, 'zsh'), fishInit: join(dir, 'fish-init.fish'), binDir: join(dir, 'bin') };
+}
+
+/** The tshpool this daemon runs (bin/tshpool of its package). */
+const OWN_BIN = fileURLToPath(new URL('../../bin/tshpool', import.meta.url));
+
+/** Single-quotes `s` for sh. */
+const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * `tshpool` inside a session must reach this daemon's tshpool however it was
+ * started (from a checkout, say, not on PATH): a launcher that runs it with this
+ * node, appended to the sessions' PATH (an installed `tshpool` earlier on PATH wins).
+ */
+function launcher(): string {
+  return `#!/bin/sh\n# tshpool's launcher for sessions (written by the daemon).\nexec ${shQuote(process.execPath)} ${shQuote(OWN_BIN)} "$@"\n`;
 }
 
 /** Writes the integration scripts (at daemon start, before any session). */
 export async function writeShellIntegration(dir: string): Promise<IntegrationPaths> {
   const paths = integrationPaths(dir);
   await mkdir(paths.zshDir, { recursive: true, mode: 0o700 });
+  await mkdir(paths.binDir, { recursive: true, mode: 0o700 });
   await Promise.all([
+    writeFile(join(paths.binDir, 'tshpool'), launcher(), { mode: 0o700 }),
     writeFile(paths.bashInit, BASH_INIT, { mode: 0o600 }),
     writeFile(paths.fishInit, FISH_INIT, { mode: 0o600 }),
     writeFile(join(paths.zshDir, '.zshenv'), zshFile('.zshenv', false), { mode: 0o600 }),

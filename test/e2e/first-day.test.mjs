@@ -103,3 +103,13 @@ test('a config typo does not lock the user out: reattach and view work with a wa
   viewer.write('\x00\x11');
   assert.equal((await viewer.waitExit()).exitCode, 0);
 });
+
+test('`tshpool detach` works inside a session although tshpool is not installed on PATH (run from a checkout)', async (t) => {
+  const sb = await makeSandbox(t);
+  sb.env.PATH = '/usr/local/bin:/usr/bin:/bin';
+  const a = await sb.attachShell('inside');
+  assert.equal(await shellRun(a, 'command -v tshpool | grep -c shell-integration/bin/tshpool'), '1\n');
+  a.write('tshpool detach\r');
+  assert.equal((await a.waitExit()).exitCode, 0);
+  assert.equal((await sb.session('inside')).status, 'disconnected');
+});
