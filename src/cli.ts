@@ -473,8 +473,8 @@ function buildProgram(hookHost: HookHostSpec | null, setResult: (p: Promise<numb
           configSources: g.configSources,
           logLevel: levelForVerbosity(g.global.verbose),
         });
-        // The daemon is this process: once it stopped, leftover handles (a wrapper's
-        // timers, say) must not keep it alive.
+        // The daemon is this process: once it stopped, leftover handles (a session's
+        // late I/O, say) must not keep it alive.
         setTimeout(() => process.exit(code), 0).unref();
         return code;
       }),
