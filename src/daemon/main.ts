@@ -204,6 +204,53 @@ function refuseUnsafeLog(file: string): void {
   }
 }
 
+/** Checks `attach --hook` names and command lines; returns a problem or null. */
+function checkHookCommands(hooks: Record<string, string[]>): string | null {
+  for (const [name, lines] of Object.entries(hooks)) {
+    if (!(HOOK_COMMAND_NAMES as readonly string[]).includes(name)) return `unknown hook '${name}' (use ${HOOK_COMMAND_NAMES.join(', ')})`;
+    for (const line of lines) {
+      try {
+        checkCommandLine(line);
+      } catch (err) {
+        return `invalid --hook ${name}: ${(err as Error).message}`;
+      }
+    }
+  }
+  return null;
+}
+
+/** The one door for session events and decisions, with the wrapper's hook host when there is one. */
+function makeLifecycle(
+  spec: HookHostSpec | null,
+  deps: { log: Logger; config: () => Config; events: EventHub; socket: string },
+): { dispatcher: LifecycleDispatcher; host: HookHost | null } {
+  let dispatcher: LifecycleDispatcher | null = null;
+  const host = spec
+    ? new HookHost({
+        spec,
+        env: { ...process.env, [ENV_SOCKET]: deps.socket },
+        log: deps.log,
+        heapLimitMb: deps.config().hooks.hostHeapLimitMb,
+        onReport: (r) => dispatcher?.onHostReport(r),
+      })
+    : null;
+  dispatcher = new LifecycleDispatcher({ log: deps.log, config: deps.config, events: deps.events, host });
+  return { dispatcher, host };
+}
+
+/** Listens on the socket systemd passed, or claims the socket path; returns the systemd fd (null when claimed). */
+async function startListening(server: Server, paths: Paths, log: Logger): Promise<number | null> {
+  const activatedFd = systemdSocket();
+  if (activatedFd === null) {
+    await claimSocket(server, paths, log);
+    return null;
+  }
+  await removeStaleSessionDirs(join(paths.state, 'sessions'), log);
+  await listenOnFd(server, activatedFd);
+  log.info('using the listening socket passed by systemd', { fd: activatedFd });
+  return activatedFd;
+}
+
 /** Runs the daemon until SIGTERM/SIGINT; resolves to the exit code. */
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const { paths } = opts;
@@ -220,18 +267,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const unguard = guardProcess(log, guard);
   const events = new EventHub(log);
   const hostSpec = hookHostSpec(log);
-  let lifecycle: LifecycleDispatcher | null = null;
-  const host = hostSpec
-    ? new HookHost({
-        spec: hostSpec,
-        env: { ...process.env, [ENV_SOCKET]: paths.socket },
-        log,
-        heapLimitMb: config.hooks.hostHeapLimitMb,
-        onReport: (r) => lifecycle?.onHostReport(r),
-      })
-    : null;
-  lifecycle = new LifecycleDispatcher({ log, config: () => config, events, host });
-  const dispatcher = lifecycle;
+  const { dispatcher, host } = makeLifecycle(hostSpec, { log, config: () => config, events, socket: paths.socket });
   const onEvent = (event: SessionEventFields, session: Session): void => dispatcher.emit(event, session.hookCommands);
   const info = userInfo();
   let integration = null;
@@ -273,31 +309,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       floodTurns: { current: turns.current?.name ?? null, waiting: turns.queued.map((t) => t.name) },
     };
   };
-  const checkHookCommands = (hooks: Record<string, string[]>): string | null => {
-    for (const [name, lines] of Object.entries(hooks)) {
-      if (!(HOOK_COMMAND_NAMES as readonly string[]).includes(name)) return `unknown hook '${name}' (use ${HOOK_COMMAND_NAMES.join(', ')})`;
-      for (const line of lines) {
-        try {
-          checkCommandLine(line);
-        } catch (err) {
-          return `invalid --hook ${name}: ${(err as Error).message}`;
-        }
-      }
-    }
-    return null;
-  };
   const server = createServer();
   // Handlers first: a client polling for the socket may connect the moment it listens.
   serve(server, { log, config: () => config, table, events, status, checkHookCommands, lifecycle: dispatcher, wrapper: hostSpec?.command.at(-1) ?? null });
-  const activatedFd = systemdSocket();
+  let activatedFd: number | null;
   try {
-    if (activatedFd !== null) {
-      await removeStaleSessionDirs(join(paths.state, 'sessions'), log);
-      await listenOnFd(server, activatedFd);
-      log.info('using the listening socket passed by systemd', { fd: activatedFd });
-    } else {
-      await claimSocket(server, paths, log);
-    }
+    activatedFd = await startListening(server, paths, log);
   } catch (err) {
     log.error('daemon not started', { error: err as Error });
     unguard();
@@ -321,37 +338,41 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   );
   log.info('daemon started', { pid: process.pid, version: VERSION, socket: paths.socket });
 
+  // Shutdown, in order: no new clients, the sessions end, the socket goes, the last hooks run (bounded).
+  return untilStopped(log, async () => {
+    log.info('ending the sessions', { sessions: table.size });
+    watcher.close();
+    server.close();
+    await Promise.race([Promise.all(table.all().map((s) => s.kill('shutdown'))), new Promise((r) => setTimeout(r, SHUTDOWN_SESSIONS_WAIT_MS))]);
+    turns.dispose();
+    // A socket systemd passed us is systemd's to remove.
+    if (activatedFd === null) await unlink(paths.socket).catch(() => undefined);
+    await dispatcher.drain(SHUTDOWN_HOOK_GRACE_MS);
+    unguard();
+    log.info('daemon stopped');
+    await log.close();
+  });
+}
+
+/** Resolves to 0 once SIGTERM or SIGINT arrived and `shutdown` finished; SIGHUP is ignored, as by tmux's server. */
+function untilStopped(log: Logger, shutdown: () => Promise<void>): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = async (signal: string): Promise<void> => {
+    const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) return;
       stopping = true;
-      log.info('shutting down', { signal, sessions: table.size });
-      watcher.close();
-      server.close();
-      await Promise.race([
-        Promise.all(table.all().map((s) => s.kill('shutdown'))),
-        new Promise((r) => setTimeout(r, SHUTDOWN_SESSIONS_WAIT_MS)),
-      ]);
-      turns.dispose();
-      // A socket systemd passed us is systemd's to remove.
-      if (activatedFd === null) await unlink(paths.socket).catch(() => undefined);
-      // Let the sessions' last hooks and commands run (bounded), e.g. a wrapper's telemetry of the shutdown.
-      await dispatcher.drain(SHUTDOWN_HOOK_GRACE_MS);
-      unguard();
-      log.info('daemon stopped');
-      await log.close();
-      process.off('SIGTERM', onTerm);
-      process.off('SIGINT', onInt);
-      process.off('SIGHUP', onHup);
-      resolve(0);
+      log.info('shutting down', { signal });
+      void shutdown().finally(() => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        process.off('SIGHUP', onHup);
+        resolve(0);
+      });
     };
-    const onTerm = (): void => void stop('SIGTERM');
-    const onInt = (): void => void stop('SIGINT');
-    // A detached daemon has no terminal; one started in the foreground outlives its terminal like tmux's server.
+    // A detached daemon has no terminal; one started in the foreground outlives its terminal.
     const onHup = (): void => log.info('ignoring SIGHUP');
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     process.on('SIGHUP', onHup);
   });
 }

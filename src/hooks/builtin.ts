@@ -2,7 +2,7 @@
  * Ready-made hooks for wrapper programs.
  */
 import { HOOK_METHODS, toDecisionValue, type HookContext, type HookName, type Hooks, type SessionEvent } from './hooks.js';
-import type { Decision } from '../protocol/events.js';
+import { DECISIONS, type Decision } from '../protocol/events.js';
 
 /** Does nothing; a base to extend or a placeholder. */
 export class NoopHooks implements Hooks {}
@@ -22,7 +22,7 @@ export class LoggingHooks implements Hooks {
   }
 }
 
-const DECISION_METHODS: ReadonlySet<HookName> = new Set(['onBeforeCreate', 'onBeforeAttach']);
+const DECISION_METHODS: ReadonlySet<string> = new Set(Object.values(DECISIONS).map((d) => d.hook));
 
 /** Wraps a part's failure so the combined error says which part failed. */
 function partError(index: number, err: unknown): Error {
