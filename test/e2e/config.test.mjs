@@ -70,7 +70,9 @@ test('--config-file uses that file alone; a missing one is an error', async (t) 
   const env = procEnv(s.pid);
   assert.equal(env.FROM_ALT, '1');
   assert.equal(env.FROM_USER_FILE, undefined);
-  assert.equal(env.PATH, sb.env.PATH, "without initial_path the session gets the daemon's PATH");
+  // The daemon's PATH, and at its end the directory of the session's tshpool launcher.
+  assert.equal(env.PATH, `${sb.env.PATH}:${env.TSHPOOL_BIN_DIR}`, "without initial_path the session gets the daemon's PATH");
+  assert.match(env.TSHPOOL_BIN_DIR, /\/shell-integration\/bin$/);
   assert.match(s.cmd, /^\/bin\/sh\b/);
 
   const missing = sb.path('missing.toml');

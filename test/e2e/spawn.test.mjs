@@ -79,7 +79,7 @@ test("the session's initial environment: HOME/USER/LOGNAME/SHELL/PATH, initial_p
   assert.equal(env.USER, user);
   assert.equal(env.LOGNAME, user);
   assert.equal(env.SHELL, '/bin/bash');
-  assert.equal(env.PATH, '/usr/bin:/bin:/opt/tsp');
+  assert.equal(env.PATH, `/usr/bin:/bin:/opt/tsp:${env.TSHPOOL_BIN_DIR}`, 'initial_path, then the tshpool launcher');
   assert.equal(env.TERM, 'vt220');
   assert.equal(env.DISPLAY, ':7', 'DISPLAY is forwarded by default');
   assert.equal(env.TSHPOOL_SESSION_NAME, 'e2');
